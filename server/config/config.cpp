@@ -1,0 +1,301 @@
+// Reading and validating the settings described in config.h.
+#include "config/config.h"
+
+#include <QHash>
+#include <QThread>
+#include <QUrl>
+
+namespace collective {
+
+namespace {
+
+// One setting: its variable, the accepted form for messages, its default for
+// the help text and how to store a valid value.
+struct Setting
+{
+    const char *variable;
+    const char *form;
+    const char *defaultText;
+    const char *help;
+    // Stores the value in config; returns false when it is not of the form.
+    bool (*apply)(const QString &value, Config *config);
+};
+
+bool parseInt(const QString &value, int min, int max, int *out)
+{
+    bool ok = false;
+    const int number = value.trimmed().toInt(&ok);
+    if (!ok || number < min || number > max)
+        return false;
+    *out = number;
+    return true;
+}
+
+bool applyPort(const QString &value, Config *config)
+{
+    int port = 0;
+    if (!parseInt(value, 0, 65535, &port))
+        return false;
+    config->port = static_cast<quint16>(port);
+    return true;
+}
+
+bool applyBind(const QString &value, Config *config)
+{
+    QHostAddress address;
+    if (!address.setAddress(value.trimmed()))
+        return false;
+    config->bindAddress = address;
+    return true;
+}
+
+bool applyEnvironment(const QString &value, Config *config)
+{
+    const QString name = value.trimmed().toLower();
+    if (name == QLatin1String("dev") || name == QLatin1String("test"))
+        config->environment = Environment::Dev;
+    else if (name == QLatin1String("prod"))
+        config->environment = Environment::Prod;
+    else
+        return false;
+    return true;
+}
+
+bool applyPublicHost(const QString &value, Config *config)
+{
+    // A host name or address, without scheme, path or port.
+    const QString host = value.trimmed();
+    const QUrl url(QStringLiteral("http://") + host);
+    if (host.isEmpty() || !url.isValid() || url.host() != host.toLower() || url.port() != -1)
+        return false;
+    config->publicHost = host;
+    return true;
+}
+
+bool applyRedisUrl(const QString &value, Config *config)
+{
+    const QString url = value.trimmed();
+    if (!url.isEmpty() && !isValidRedisUrl(url))
+        return false;
+    config->redisUrl = url;
+    return true;
+}
+
+bool applySecretKeyBase(const QString &value, Config *config)
+{
+    if (!value.isEmpty() && value.size() < 64)
+        return false;
+    config->secretKeyBase = value;
+    return true;
+}
+
+bool applyTickInterval(const QString &value, Config *config)
+{
+    return parseInt(value, 100, 600000, &config->tickIntervalMs);
+}
+
+bool applyPresenceInterval(const QString &value, Config *config)
+{
+    return parseInt(value, 50, 60000, &config->presenceIntervalMs);
+}
+
+bool applyDataDir(const QString &value, Config *config)
+{
+    if (value.trimmed().isEmpty())
+        return false;
+    config->dataDir = value.trimmed();
+    return true;
+}
+
+bool applyThreads(const QString &value, Config *config)
+{
+    return parseInt(value, 1, 256, &config->threads);
+}
+
+bool applyIdleTimeout(const QString &value, Config *config)
+{
+    return parseInt(value, 1000, 3600000, &config->idleTimeoutMs);
+}
+
+bool applyMaxFrameBytes(const QString &value, Config *config)
+{
+    return parseInt(value, 256, 1048576, &config->maxFrameBytes);
+}
+
+bool applyMaxConnections(const QString &value, Config *config)
+{
+    return parseInt(value, 0, 100000000, &config->maxConnections);
+}
+
+// MIX_ENV and STATE_DIRECTORY come first so that COLLECTIVE_ENV and
+// COLLECTIVE_DATA_DIR, applied later, win when both are set.
+const Setting settings[] = {
+    {"PORT", "an integer from 0 to 65535", "4000", "TCP port for HTTP and WebSocket", applyPort},
+    {"COLLECTIVE_BIND", "an IPv4 or IPv6 address", "127.0.0.1 in dev, 0.0.0.0 in prod",
+     "address to listen on", applyBind},
+    {"MIX_ENV", "dev or prod", "dev", "run mode (the Phoenix seed's name)", applyEnvironment},
+    {"COLLECTIVE_ENV", "dev or prod", "dev", "run mode; wins over MIX_ENV", applyEnvironment},
+    {"PHX_HOST", "a host name without scheme or port", "localhost",
+     "public host name of the service", applyPublicHost},
+    {"REDIS_URL", "redis://[:password@]host:port[/db] or unix:///path/to/redis.sock[?db=N]",
+     "(empty: embedded store)", "shared state in Redis", applyRedisUrl},
+    {"SECRET_KEY_BASE", "at least 64 characters", "(empty)",
+     "accepted for the seed's deployment; protects nothing, since there are no cookies or tokens",
+     applySecretKeyBase},
+    {"COLLECTIVE_TICK_INTERVAL_MS", "an integer from 100 to 600000", "5000",
+     "milliseconds between Chronos ticks", applyTickInterval},
+    {"COLLECTIVE_PRESENCE_INTERVAL_MS", "an integer from 50 to 60000", "250",
+     "minimum milliseconds between presence broadcasts", applyPresenceInterval},
+    {"STATE_DIRECTORY", "a directory path", "(set by systemd)", "data directory under systemd",
+     applyDataDir},
+    {"COLLECTIVE_DATA_DIR", "a directory path", "data", "where the embedded store keeps its file",
+     applyDataDir},
+    {"COLLECTIVE_THREADS", "an integer from 1 to 256", "the number of cores",
+     "event-loop threads that own sockets", applyThreads},
+    {"COLLECTIVE_IDLE_TIMEOUT_MS", "an integer from 1000 to 3600000", "60000",
+     "milliseconds of silence before a socket is closed", applyIdleTimeout},
+    {"COLLECTIVE_MAX_FRAME_BYTES", "an integer from 256 to 1048576", "4096",
+     "largest client frame in bytes", applyMaxFrameBytes},
+    {"COLLECTIVE_MAX_CONNECTIONS", "an integer from 0 to 100000000", "0 (open-file limit less a reserve)",
+     "open WebSockets before accepting pauses", applyMaxConnections},
+};
+
+QString flagName(const char *variable)
+{
+    return QStringLiteral("--") + QString::fromLatin1(variable).toLower().replace(QLatin1Char('_'), QLatin1Char('-'));
+}
+
+QString rejection(const Setting &setting, const QString &source, const QString &value)
+{
+    return QStringLiteral("Invalid %1 '%2' (from %3): expected %4.")
+            .arg(QString::fromLatin1(setting.variable), value, source, QString::fromLatin1(setting.form));
+}
+
+} // namespace
+
+bool isValidRedisUrl(const QString &text)
+{
+    const QUrl url(text, QUrl::StrictMode);
+    if (!url.isValid())
+        return false;
+
+    if (url.scheme() == QLatin1String("unix"))
+        return !url.path().isEmpty() && url.host().isEmpty();
+
+    if (url.scheme() != QLatin1String("redis") || url.host().isEmpty() || url.port() < 1)
+        return false;
+    const QString path = url.path();
+    if (path.isEmpty() || path == QLatin1String("/"))
+        return true;
+    bool ok = false;
+    const int db = path.mid(1).toInt(&ok);
+    return ok && db >= 0 && db <= 15;
+}
+
+ConfigResult parseConfig(const QStringList &environment, const QStringList &arguments)
+{
+    ConfigResult result;
+
+    QHash<QString, QString> env;
+    for (const QString &entry : environment) {
+        const qsizetype equals = entry.indexOf(QLatin1Char('='));
+        if (equals > 0)
+            env.insert(entry.left(equals), entry.mid(equals + 1));
+    }
+
+    // Flags: --name=value or --name value.
+    QHash<QString, QString> flags;
+    for (qsizetype i = 0; i < arguments.size(); ++i) {
+        const QString &argument = arguments.at(i);
+        if (argument == QLatin1String("--help") || argument == QLatin1String("-h")) {
+            result.helpRequested = true;
+            return result;
+        }
+        const qsizetype equals = argument.indexOf(QLatin1Char('='));
+        if (equals > 0) {
+            flags.insert(argument.left(equals), argument.mid(equals + 1));
+        } else if (i + 1 < arguments.size()) {
+            flags.insert(argument, arguments.at(i + 1));
+            ++i;
+        } else {
+            result.error = QStringLiteral("Flag %1 needs a value, as %1=VALUE.").arg(argument);
+            return result;
+        }
+    }
+    for (auto it = flags.cbegin(); it != flags.cend(); ++it) {
+        const bool known = std::any_of(std::begin(settings), std::end(settings),
+                                       [&](const Setting &s) { return flagName(s.variable) == it.key(); });
+        if (!known) {
+            result.error = QStringLiteral("Unknown flag %1; run with --help for the list.").arg(it.key());
+            return result;
+        }
+    }
+
+    Config config;
+    bool bindGiven = false;
+    for (const Setting &setting : settings) {
+        const QString variable = QString::fromLatin1(setting.variable);
+        const QString flag = flagName(setting.variable);
+        QString value;
+        QString source;
+        if (flags.contains(flag)) {
+            value = flags.value(flag);
+            source = QStringLiteral("flag %1").arg(flag);
+        } else if (env.contains(variable)) {
+            value = env.value(variable);
+            source = QStringLiteral("environment");
+        } else {
+            continue;
+        }
+        if (!setting.apply(value, &config)) {
+            // A secret is never echoed back.
+            const QString shown = variable == QLatin1String("SECRET_KEY_BASE")
+                    ? QStringLiteral("<%1 characters>").arg(value.size())
+                    : value;
+            result.error = rejection(setting, source, shown);
+            return result;
+        }
+        if (variable == QLatin1String("COLLECTIVE_BIND"))
+            bindGiven = true;
+    }
+
+    if (!bindGiven && config.environment == Environment::Prod)
+        config.bindAddress = QHostAddress::AnyIPv4;
+    if (config.threads == 0)
+        config.threads = qMax(1, QThread::idealThreadCount());
+
+    result.config = config;
+    return result;
+}
+
+QString configHelp()
+{
+    QString text = QStringLiteral(
+            "collective-server: the headless server of The Collective.\n\n"
+            "Every setting is an environment variable and a flag of the same name\n"
+            "(PORT is also --port=4000). A flag wins over the environment.\n\n");
+    for (const Setting &setting : settings) {
+        text += QStringLiteral("  %1 (%2)\n      %3; %4. Default: %5.\n")
+                        .arg(QString::fromLatin1(setting.variable), flagName(setting.variable),
+                             QString::fromLatin1(setting.help), QString::fromLatin1(setting.form),
+                             QString::fromLatin1(setting.defaultText));
+    }
+    return text;
+}
+
+QString describeConfig(const Config &config)
+{
+    return QStringLiteral("env=%1 bind=%2 port=%3 store=%4 tick=%5ms threads=%6 idle_timeout=%7ms "
+                          "max_frame=%8B data_dir=%9")
+            .arg(config.environment == Environment::Prod ? QStringLiteral("prod") : QStringLiteral("dev"),
+                 config.bindAddress.toString())
+            .arg(config.port)
+            .arg(config.redisUrl.isEmpty() ? QStringLiteral("embedded") : QStringLiteral("redis"))
+            .arg(config.tickIntervalMs)
+            .arg(config.threads)
+            .arg(config.idleTimeoutMs)
+            .arg(config.maxFrameBytes)
+            .arg(config.dataDir);
+}
+
+} // namespace collective

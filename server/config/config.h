@@ -1,0 +1,97 @@
+// The server's settings, read once at start from the environment and the
+// command line. Every setting has an environment variable and a flag of the
+// same name in lower case with dashes: PORT is also --port, and
+// COLLECTIVE_TICK_INTERVAL_MS is also --collective-tick-interval-ms. A flag
+// wins over the environment. A bad value stops start-up with a message that
+// names the variable and the accepted form.
+#pragma once
+
+#include <QHostAddress>
+#include <QString>
+#include <QStringList>
+
+#include <optional>
+
+namespace collective {
+
+enum class Environment { Dev, Prod };
+
+struct Config
+{
+    // PORT: HTTP and WebSocket share it. 0 lets the kernel choose (for tests).
+    quint16 port = 4000;
+
+    // COLLECTIVE_BIND: the address to listen on. Dev listens on loopback only,
+    // so a development server is not reachable from the network by accident.
+    QHostAddress bindAddress = QHostAddress::LocalHost;
+
+    // MIX_ENV or COLLECTIVE_ENV: dev or prod. The name MIX_ENV is kept for
+    // operators who know the Phoenix seed.
+    Environment environment = Environment::Dev;
+
+    // PHX_HOST: the public host name. Kept for the WebSocket origin check,
+    // which this version does not enforce yet.
+    QString publicHost = QStringLiteral("localhost");
+
+    // REDIS_URL: empty selects the embedded store.
+    QString redisUrl;
+
+    // SECRET_KEY_BASE: accepted for compatibility with the seed's deployment.
+    // The Collective has no cookies, sessions or signed tokens, so the key
+    // protects nothing today; when set it must be at least 64 characters.
+    QString secretKeyBase;
+
+    // COLLECTIVE_TICK_INTERVAL_MS: how often Chronos adds time and broadcasts
+    // a tick. 5 s keeps the broadcast cost low while the counter feels alive.
+    int tickIntervalMs = 5000;
+
+    // COLLECTIVE_PRESENCE_INTERVAL_MS: presence broadcasts are coalesced to at
+    // most one per interval; 250 ms is four a second.
+    int presenceIntervalMs = 250;
+
+    // COLLECTIVE_DATA_DIR (or systemd's STATE_DIRECTORY): where the embedded
+    // store keeps its file.
+    QString dataDir = QStringLiteral("data");
+
+    // COLLECTIVE_THREADS: event-loop threads that own sockets. Default: the
+    // number of cores.
+    int threads = 0;
+
+    // COLLECTIVE_IDLE_TIMEOUT_MS: a socket that sends no frame for this long
+    // is closed. The phoenix client sends a heartbeat every 30 s, so 60 s
+    // tolerates one lost heartbeat.
+    int idleTimeoutMs = 60000;
+
+    // COLLECTIVE_MAX_FRAME_BYTES: the largest client frame. A join or a
+    // heartbeat is under 100 bytes; 4 KiB leaves room and bounds the parser.
+    int maxFrameBytes = 4096;
+
+    // COLLECTIVE_MAX_CONNECTIONS: open WebSockets this process accepts before
+    // it pauses accepting. 0 means the open-file limit less a reserve, so the
+    // process never runs into EMFILE.
+    int maxConnections = 0;
+};
+
+struct ConfigResult
+{
+    std::optional<Config> config;
+    QString error; // names the variable and the accepted form
+    bool helpRequested = false;
+};
+
+// True when text is a REDIS_URL of an accepted form: redis://[:password@]host:port[/db]
+// with db 0 to 15, or unix:///path/to/redis.sock.
+bool isValidRedisUrl(const QString &text);
+
+// Reads the settings. `environment` holds NAME=value entries (as
+// QProcessEnvironment::toStringList() returns them); `arguments` is the
+// command line without the program name.
+ConfigResult parseConfig(const QStringList &environment, const QStringList &arguments);
+
+// The help text for --help: every variable, its default and its unit.
+QString configHelp();
+
+// A one-line summary for the start-up log. Holds no secret.
+QString describeConfig(const Config &config);
+
+} // namespace collective

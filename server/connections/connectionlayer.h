@@ -1,0 +1,71 @@
+// The connection layer: the socket threads and their hubs, seen from the
+// main thread. It opens one listening socket per thread on the same port
+// (SO_REUSEPORT), hands broadcasts to every hub, and tells the main thread
+// when the number of witnesses changed.
+//
+// A broadcast is encoded once on the main thread; every hub sends that same
+// string to its sockets.
+#pragma once
+
+#include "connections/witnesshub.h"
+
+#include <QHostAddress>
+#include <QObject>
+#include <QThread>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+namespace collective {
+
+class ConnectionLayer : public QObject
+{
+    Q_OBJECT
+
+public:
+    ConnectionLayer(int threads, const HubSettings &settings, NodeStatus *status,
+                    const protocol::Catalogue &catalogue, WitnessHub::RouteInstaller installRoutes,
+                    QObject *parent = nullptr);
+    ~ConnectionLayer() override;
+
+    // Opens the listening sockets and starts the socket threads. Returns false
+    // with *error when the address or port cannot be used.
+    bool listen(const QHostAddress &address, quint16 port, QString *error);
+
+    // The port actually listened on (differs from the requested one for 0).
+    quint16 port() const { return m_port; }
+
+    // Sends an encoded frame to every joined witness on every thread.
+    void broadcast(const QByteArray &frame);
+
+    // Closes every socket with `code`, waits up to timeoutMs for the close
+    // frames to go out, then stops the threads.
+    void shutdown(protocol::CloseCode code, const QString &reason, int timeoutMs);
+
+Q_SIGNALS:
+    // This node's joined witnesses changed; several changes may be folded into
+    // one signal, which always carries the latest count.
+    void witnessCountChanged(qint64 count);
+
+private:
+    // Called from any socket thread; posts at most one pending notification.
+    void notifyWitnessCountChanged();
+
+    struct Worker
+    {
+        std::unique_ptr<QThread> thread;
+        WitnessHub *hub = nullptr; // deleted in its own thread when it finishes
+    };
+
+    const int m_threadCount;
+    const HubSettings m_settings;
+    NodeStatus *m_status;
+    const protocol::Catalogue &m_catalogue;
+    WitnessHub::RouteInstaller m_installRoutes;
+    std::vector<Worker> m_workers;
+    quint16 m_port = 0;
+    std::atomic<bool> m_countNotificationPending{false};
+};
+
+} // namespace collective

@@ -1,0 +1,306 @@
+// The main-thread wiring of one node; the flow is described in collectivenode.h.
+#include "node/collectivenode.h"
+
+#include "http/routes.h"
+#include "protocol/frame.h"
+#include "protocol/messages.h"
+
+#include <QDateTime>
+
+#include <sys/resource.h>
+
+namespace collective {
+
+Q_LOGGING_CATEGORY(lcNode, "collective.node")
+
+namespace {
+
+// Descriptors kept free for HTTP requests, handshakes in progress, the store
+// and logs when the connection limit follows the open-file limit.
+constexpr qint64 descriptorReserve = 64;
+
+// How long a shutdown waits for close frames to reach the witnesses.
+constexpr int closeTimeoutMs = 2000;
+
+// Raises the soft open-file limit to the hard one and returns the limit on
+// WebSockets that it leaves room for.
+qint64 connectionLimit(int configured)
+{
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    const qint64 files = limit.rlim_cur == RLIM_INFINITY ? 1000000 : qint64(limit.rlim_cur);
+    const qint64 fromFiles = qMax<qint64>(1, files - qMax(descriptorReserve, files / 20));
+    if (configured <= 0)
+        return fromFiles;
+    if (configured > fromFiles)
+        qCWarning(lcNode, "COLLECTIVE_MAX_CONNECTIONS is %d but the open-file limit leaves room for %lld; "
+                          "accepting will pause at %lld. Raise the limit (ulimit -n, LimitNOFILE).",
+                  configured, fromFiles, fromFiles);
+    return qMin<qint64>(configured, fromFiles);
+}
+
+} // namespace
+
+CollectiveNode::CollectiveNode(const Config &config, std::unique_ptr<StateStore> store, QObject *parent)
+    : QObject(parent),
+      m_config(config),
+      m_status(&m_clock),
+      m_store(std::move(store)),
+      m_chronos(&m_clock, config.tickIntervalMs),
+      m_evolution(protocol::Catalogue::builtin())
+{
+    connect(m_store.get(), &StateStore::opened, this, &CollectiveNode::handleStoreOpened);
+    connect(m_store.get(), &StateStore::openFailed, this, &CollectiveNode::startFailed);
+    connect(m_store.get(), &StateStore::reportApplied, this, &CollectiveNode::handleReportApplied);
+    connect(m_store.get(), &StateStore::readinessChanged, this, &CollectiveNode::handleStoreReadinessChanged);
+    connect(&m_chronos, &Chronos::tickCompleted, this, &CollectiveNode::handleTick);
+
+    m_presenceTimer.setSingleShot(true);
+    m_presenceTimer.setInterval(config.presenceIntervalMs);
+    connect(&m_presenceTimer, &QTimer::timeout, this, [this] {
+        if (m_presencePending)
+            sendPresence();
+    });
+    m_latencyTimer.start();
+}
+
+CollectiveNode::~CollectiveNode() = default;
+
+quint16 CollectiveNode::port() const
+{
+    return m_connections ? m_connections->port() : 0;
+}
+
+void CollectiveNode::start()
+{
+    PublishedState initial;
+    initial.startedAtMs = m_clock.nowMs();
+    initial.storeBackend = m_store->backendName();
+    initial.storeNotReadyReason = m_store->notReadyReason();
+    initial.chronos = m_chronos.stats();
+    initial.threads = m_config.threads;
+    m_status.publish(initial);
+
+    m_store->open();
+}
+
+void CollectiveNode::handleStoreOpened(const GlobalState &state)
+{
+    m_global = state;
+    m_otherNodesWitnesses = qMax<qint64>(0, state.concurrentConnections);
+    m_evolution.begin(state);
+
+    HubSettings hub;
+    hub.idleTimeoutMs = m_config.idleTimeoutMs;
+    hub.maxFrameBytes = m_config.maxFrameBytes;
+    hub.maxConnections = connectionLimit(m_config.maxConnections);
+    hub.tickIntervalMs = m_config.tickIntervalMs;
+
+    const NodeStatus *status = &m_status;
+    m_connections = std::make_unique<ConnectionLayer>(
+            m_config.threads, hub, &m_status, m_evolution.catalogue(),
+            [status](HttpEndpoint &server) { installRoutes(server, status); });
+    connect(m_connections.get(), &ConnectionLayer::witnessCountChanged, this,
+            &CollectiveNode::handleWitnessCountChanged);
+
+    QString error;
+    if (!m_connections->listen(m_config.bindAddress, m_config.port, &error)) {
+        Q_EMIT startFailed(error);
+        return;
+    }
+
+    m_chronos.start();
+    publishStatus();
+    qCInfo(lcNode, "The Collective listens on %s port %u with %d socket threads, up to %lld witnesses.",
+           qPrintable(m_config.bindAddress.toString()), m_connections->port(), m_config.threads,
+           hub.maxConnections);
+    Q_EMIT started(m_connections->port());
+}
+
+GlobalState CollectiveNode::currentState() const
+{
+    GlobalState state = m_global;
+    state.concurrentConnections = m_otherNodesWitnesses + m_localWitnesses;
+    state.peakConnections = qMax(state.peakConnections, state.concurrentConnections);
+    return state;
+}
+
+void CollectiveNode::handleWitnessCountChanged(qint64 count)
+{
+    if (m_shuttingDown)
+        return;
+    m_localWitnesses = count;
+    m_chronos.setWitnessCount(count);
+    schedulePresence();
+    claimReachedMilestones();
+    publishStatus();
+}
+
+void CollectiveNode::handleTick(const TickReport &tick)
+{
+    sendReport(tick.addedSeconds, tick.tick);
+}
+
+void CollectiveNode::claimReachedMilestones()
+{
+    // Milestones already claimed and not yet answered are not claimed twice.
+    const QStringList reached = m_evolution.observe(currentState(), m_clock.nowMs());
+    for (const QString &id : reached) {
+        if (!m_claimsInFlight.contains(id)) {
+            sendReport(0, 0);
+            return;
+        }
+    }
+}
+
+void CollectiveNode::sendReport(qint64 addedSeconds, qint64 tick)
+{
+    NodeReport report;
+    report.addedSeconds = addedSeconds;
+    report.liveWitnesses = m_localWitnesses;
+    const GlobalState state = currentState();
+    for (const QString &id : m_evolution.observe(state, m_clock.nowMs())) {
+        if (!m_claimsInFlight.contains(id)) {
+            report.milestoneClaims.append(id);
+            m_claimsInFlight.insert(id);
+        }
+    }
+
+    m_pendingReports.push_back({tick, m_latencyTimer.nsecsElapsed() / 1000});
+    m_store->report(report);
+}
+
+void CollectiveNode::handleReportApplied(const ReportResult &result)
+{
+    PendingReport pending;
+    if (!m_pendingReports.empty()) {
+        pending = m_pendingReports.front();
+        m_pendingReports.pop_front();
+        m_status.metrics.storeReports.fetch_add(1, std::memory_order_relaxed);
+        m_status.metrics.storeLatencyMicrosTotal.fetch_add(m_latencyTimer.nsecsElapsed() / 1000 - pending.sentAtUs,
+                                                           std::memory_order_relaxed);
+    }
+
+    m_global = result.state;
+    m_otherNodesWitnesses = qMax<qint64>(0, result.state.concurrentConnections - m_localWitnesses);
+    for (const QString &id : result.state.unlockedMilestones)
+        m_claimsInFlight.remove(id);
+
+    for (const QString &id : result.wonClaims)
+        broadcastEvolution(id);
+
+    if (pending.tick > 0 && !m_shuttingDown) {
+        const GlobalState state = currentState();
+        protocol::Tick tick;
+        tick.concurrentConnections = state.concurrentConnections;
+        tick.peakConnections = state.peakConnections;
+        tick.totalConnectionSeconds = state.totalConnectionSeconds;
+        tick.tick = pending.tick;
+        QElapsedTimer work;
+        work.start();
+        m_connections->broadcast(protocol::encodeFrame(
+                protocol::broadcastFrame(QString::fromLatin1(protocol::events::tick), protocol::encodeTick(tick))));
+        m_chronos.recordTickDuration(work.nsecsElapsed() / 1000);
+    }
+
+    // The new total may have reached a time milestone.
+    if (!m_shuttingDown)
+        claimReachedMilestones();
+    publishStatus();
+}
+
+void CollectiveNode::handleStoreReadinessChanged(bool ready, const QString &reason)
+{
+    if (m_shuttingDown)
+        return;
+    if (ready)
+        qCInfo(lcNode, "The %s store is ready.", qPrintable(m_store->backendName()));
+    else
+        qCWarning(lcNode, "The %s store is not ready: %s.", qPrintable(m_store->backendName()), qPrintable(reason));
+    publishStatus();
+}
+
+void CollectiveNode::schedulePresence()
+{
+    // At most one presence per interval: the first change goes out at once,
+    // later ones wait for the interval and go out as one.
+    m_presencePending = true;
+    if (!m_presenceTimer.isActive())
+        sendPresence();
+}
+
+void CollectiveNode::sendPresence()
+{
+    m_presencePending = false;
+    const GlobalState state = currentState();
+    if (state.concurrentConnections == m_lastPresenceConcurrent && state.peakConnections == m_lastPresencePeak)
+        return;
+    m_lastPresenceConcurrent = state.concurrentConnections;
+    m_lastPresencePeak = state.peakConnections;
+
+    protocol::Presence presence;
+    presence.concurrentConnections = state.concurrentConnections;
+    presence.peakConnections = state.peakConnections;
+    m_connections->broadcast(protocol::encodeFrame(protocol::broadcastFrame(
+            QString::fromLatin1(protocol::events::presence), protocol::encodePresence(presence))));
+    m_presenceTimer.start();
+}
+
+void CollectiveNode::broadcastEvolution(const QString &id)
+{
+    const protocol::Milestone *milestone = m_evolution.catalogue().find(id);
+    if (!milestone || !m_connections)
+        return;
+
+    protocol::Evolution evolution;
+    evolution.id = milestone->id;
+    evolution.name = milestone->name;
+    evolution.description = milestone->description;
+    evolution.kind = milestone->kind;
+    evolution.unlockedAt = QDateTime::currentDateTimeUtc();
+    qCInfo(lcNode, "Milestone %s unlocked: %s", qPrintable(milestone->id), qPrintable(milestone->name));
+    m_connections->broadcast(protocol::encodeFrame(protocol::broadcastFrame(
+            QString::fromLatin1(protocol::events::evolution), protocol::encodeEvolution(evolution))));
+}
+
+void CollectiveNode::publishStatus()
+{
+    PublishedState published = m_status.read();
+    const GlobalState state = currentState();
+    published.global = state;
+    published.localWitnessesAtPublish = m_localWitnesses;
+    published.chronos = m_chronos.stats();
+    published.storeReady = m_store->isReady();
+    published.storeNotReadyReason = m_store->notReadyReason();
+    published.evolution = m_evolution.progress(state, m_clock.nowMs());
+    m_status.publish(published);
+}
+
+void CollectiveNode::shutdown()
+{
+    if (m_shuttingDown)
+        return;
+    m_shuttingDown = true;
+    m_chronos.stop();
+
+    // Witnesses stop counting when the server says goodbye, so their time is
+    // booked up to this moment.
+    const qint64 owedSeconds = m_chronos.takeOwedSeconds();
+    const qint64 witnesses = m_localWitnesses;
+    if (m_connections)
+        m_connections->shutdown(protocol::CloseCode::GoingAway, QStringLiteral("server shutting down"),
+                                closeTimeoutMs);
+
+    NodeReport finalReport;
+    finalReport.addedSeconds = owedSeconds;
+    finalReport.liveWitnesses = 0;
+    const bool saved = m_store->close(finalReport, closeTimeoutMs);
+    qCInfo(lcNode, "Shut down: %lld witnesses said goodbye, %lld final seconds %s.", witnesses, owedSeconds,
+           saved ? "stored" : "could not be stored");
+}
+
+} // namespace collective

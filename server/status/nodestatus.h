@@ -1,0 +1,89 @@
+// The node's status board: the latest global state, Chronos statistics and
+// store readiness, written by the main thread and read by every socket
+// thread (for welcome snapshots and the HTTP routes). Counters that socket
+// threads bump on hot paths are atomics; the rest is a small struct copied
+// under a mutex.
+#pragma once
+
+#include "chronos/chronos.h"
+#include "chronos/clock.h"
+#include "store/statestore.h"
+
+#include <QJsonObject>
+#include <QMutex>
+
+#include <array>
+#include <atomic>
+
+namespace collective {
+
+// Counters for /metrics. Relaxed atomics: each is read on its own, and a
+// scrape may see one increment before another.
+struct NodeMetrics
+{
+    enum RejectReason { BinaryFrame, TooLarge, NotJson, NotFrameArray, WrongElementType, BadVersion, RejectReasonCount };
+
+    std::atomic<qint64> connectionsAccepted{0};
+    std::atomic<qint64> joins{0};
+    std::atomic<qint64> leaves{0};
+    std::atomic<qint64> heartbeats{0};
+    std::atomic<qint64> idleClosures{0};
+    std::atomic<qint64> errorReplies{0};
+    std::array<std::atomic<qint64>, RejectReasonCount> rejectedFrames{};
+    std::atomic<qint64> broadcasts{0};
+    std::atomic<qint64> broadcastFrames{0};      // frames written: broadcasts times sockets
+    std::atomic<qint64> fanoutMicrosTotal{0};    // summed over every thread's fan-out
+    std::atomic<qint64> fanoutCount{0};
+    std::atomic<qint64> fanoutMicrosMax{0};
+    std::atomic<qint64> acceptPauses{0};
+    std::atomic<qint64> storeReports{0};
+    std::atomic<qint64> storeErrors{0};
+    std::atomic<qint64> storeLatencyMicrosTotal{0};
+
+    void recordFanout(qint64 micros, qint64 frames);
+    static const char *rejectReasonName(RejectReason reason);
+};
+
+// What the main thread publishes after each change of the global state.
+struct PublishedState
+{
+    GlobalState global;                // as of the last store answer and local change
+    qint64 localWitnessesAtPublish = 0; // this node's share of global.concurrentConnections
+    ChronosStats chronos;
+    qint64 startedAtMs = 0;            // monotonic, when the node started
+    bool storeReady = false;
+    QString storeNotReadyReason;
+    QString storeBackend;
+    QJsonObject evolution;             // /metrics/evolution body
+    int threads = 0;
+};
+
+class NodeStatus
+{
+public:
+    explicit NodeStatus(const MonotonicClock *clock) : m_clock(clock) {}
+
+    void publish(const PublishedState &state);
+    PublishedState read() const;
+
+    // The global state with this node's live count now, which may be newer
+    // than the last publish: a welcome must count the witness it greets.
+    GlobalState liveGlobalState() const;
+
+    // Readiness per the health contract: the store answers and Chronos ticked
+    // within three intervals. Returns an empty string when ready, else why not.
+    QString notReadyReason() const;
+
+    const MonotonicClock *clock() const { return m_clock; }
+
+    std::atomic<qint64> localWitnesses{0}; // joined sockets on this node
+    std::atomic<qint64> openSockets{0};    // open WebSockets on this node
+    NodeMetrics metrics;
+
+private:
+    const MonotonicClock *m_clock;
+    mutable QMutex m_mutex;
+    PublishedState m_state;
+};
+
+} // namespace collective
