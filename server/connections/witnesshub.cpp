@@ -46,6 +46,11 @@ NodeMetrics::RejectReason rejectReasonFor(protocol::DecodeError error)
     return NodeMetrics::WrongElementType;
 }
 
+// A rejected socket is closed once its client has sent nothing for
+// closeQuietMs, or after closeDeadlineMs at the latest.
+constexpr int closeQuietMs = 50;
+constexpr qint64 closeDeadlineMs = 1000;
+
 void bump(std::atomic<qint64> &counter, qint64 by = 1)
 {
     counter.fetch_add(by, std::memory_order_relaxed);
@@ -124,8 +129,12 @@ void WitnessHub::adoptPendingSockets()
 void WitnessHub::adopt(QWebSocket *socket)
 {
     socket->setParent(this);
-    socket->setMaxAllowedIncomingFrameSize(quint64(m_settings.maxFrameBytes));
-    socket->setMaxAllowedIncomingMessageSize(quint64(m_settings.maxFrameBytes));
+    // The frame codec enforces the size limit, so an oversized frame gets the
+    // same quiet close as any other bad frame. Qt's own limit is a backstop
+    // above it: Qt closes at once, which can cost the client the close code.
+    const quint64 backstopBytes = quint64(m_settings.maxFrameBytes) * 4;
+    socket->setMaxAllowedIncomingFrameSize(backstopBytes);
+    socket->setMaxAllowedIncomingMessageSize(backstopBytes);
 
     Session &session = m_sessions[socket];
     session.lastFrameAtMs = m_status->clock()->nowMs();
@@ -153,8 +162,12 @@ void WitnessHub::adopt(QWebSocket *socket)
 void WitnessHub::handleText(QWebSocket *socket, const QString &text)
 {
     auto it = m_sessions.find(socket);
-    if (it == m_sessions.end() || it->closedByServer)
+    if (it == m_sessions.end())
         return;
+    if (it->closedByServer) {
+        extendQuietClose(*it);
+        return;
+    }
     Session &session = *it;
     session.lastFrameAtMs = m_status->clock()->nowMs();
 
@@ -170,8 +183,12 @@ void WitnessHub::handleText(QWebSocket *socket, const QString &text)
 void WitnessHub::handleBinary(QWebSocket *socket)
 {
     auto it = m_sessions.find(socket);
-    if (it == m_sessions.end() || it->closedByServer)
+    if (it == m_sessions.end())
         return;
+    if (it->closedByServer) {
+        extendQuietClose(*it);
+        return;
+    }
     reject(socket, *it, NodeMetrics::BinaryFrame, CloseCode::UnsupportedData,
            QStringLiteral("binary frames are not part of the protocol"));
 }
@@ -271,7 +288,25 @@ void WitnessHub::reject(QWebSocket *socket, Session &session, NodeMetrics::Rejec
     qCDebug(lcSocket, "Socket thread %d closes a socket with code %d: %s.", m_index, int(code),
             qPrintable(detail));
     session.closedByServer = true;
-    socket->close(toQt(code), detail);
+
+    // Qt closes the TCP connection right after writing the close frame. If
+    // part of the client's burst is still unread in the kernel then, Linux
+    // answers with a reset and the client loses the close frame and its code
+    // (it sees 1006). So the close waits until the client has been quiet for
+    // a moment, at most one second; frames that arrive meanwhile are ignored.
+    session.closeTimer = new QTimer(socket);
+    session.closeTimer->setSingleShot(true);
+    session.closeTimer->setInterval(closeQuietMs);
+    session.closeDeadlineMs = m_status->clock()->nowMs() + closeDeadlineMs;
+    connect(session.closeTimer, &QTimer::timeout, socket,
+            [socket, code, detail] { socket->close(toQt(code), detail); });
+    session.closeTimer->start();
+}
+
+void WitnessHub::extendQuietClose(Session &session)
+{
+    if (session.closeTimer && m_status->clock()->nowMs() < session.closeDeadlineMs)
+        session.closeTimer->start();
 }
 
 void WitnessHub::handleDisconnect(QWebSocket *socket)

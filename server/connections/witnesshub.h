@@ -74,6 +74,8 @@ private:
         std::optional<QString> joinRef; // set while joined to the lobby
         qint64 lastFrameAtMs = 0;
         bool closedByServer = false;
+        QTimer *closeTimer = nullptr; // set while a rejected socket waits to close
+        qint64 closeDeadlineMs = 0;
     };
 
     void adoptPendingSockets();
@@ -87,6 +89,7 @@ private:
     void send(QWebSocket *socket, const protocol::Frame &frame);
     void reject(QWebSocket *socket, Session &session, NodeMetrics::RejectReason reason,
                 protocol::CloseCode code, const QString &detail);
+    void extendQuietClose(Session &session);
     void sweepIdleSockets();
     void updateAccepting();
 

@@ -7,6 +7,8 @@
 
 #include <QDateTime>
 
+#include <algorithm>
+
 #include <sys/resource.h>
 
 namespace collective {
@@ -92,6 +94,7 @@ void CollectiveNode::handleStoreOpened(const GlobalState &state)
 {
     m_global = state;
     m_otherNodesWitnesses = qMax<qint64>(0, state.concurrentConnections);
+    m_peakSeen = state.peakConnections;
     m_evolution.begin(state);
 
     HubSettings hub;
@@ -125,7 +128,7 @@ GlobalState CollectiveNode::currentState() const
 {
     GlobalState state = m_global;
     state.concurrentConnections = m_otherNodesWitnesses + m_localWitnesses;
-    state.peakConnections = qMax(state.peakConnections, state.concurrentConnections);
+    state.peakConnections = std::max({state.peakConnections, state.concurrentConnections, m_peakSeen});
     return state;
 }
 
@@ -134,6 +137,7 @@ void CollectiveNode::handleWitnessCountChanged(qint64 count)
     if (m_shuttingDown)
         return;
     m_localWitnesses = count;
+    m_peakSeen = qMax(m_peakSeen, m_otherNodesWitnesses + m_localWitnesses);
     m_chronos.setWitnessCount(count);
     schedulePresence();
     claimReachedMilestones();
@@ -163,6 +167,7 @@ void CollectiveNode::sendReport(qint64 addedSeconds, qint64 tick)
     report.addedSeconds = addedSeconds;
     report.liveWitnesses = m_localWitnesses;
     const GlobalState state = currentState();
+    report.observedPeak = state.peakConnections;
     for (const QString &id : m_evolution.observe(state, m_clock.nowMs())) {
         if (!m_claimsInFlight.contains(id)) {
             report.milestoneClaims.append(id);

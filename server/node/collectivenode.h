@@ -87,6 +87,7 @@ private:
     GlobalState m_global;            // the store's last answer
     qint64 m_otherNodesWitnesses = 0; // global count less this node's, per the store
     qint64 m_localWitnesses = 0;
+    qint64 m_peakSeen = 0;            // highest global count seen; a peak between reports is kept
     QSet<QString> m_claimsInFlight;
     std::deque<PendingReport> m_pendingReports;
     QElapsedTimer m_latencyTimer;

@@ -57,7 +57,11 @@ GlobalState NodeStatus::liveGlobalState() const
     }
     const qint64 others = qMax<qint64>(0, global.concurrentConnections - localAtPublish);
     global.concurrentConnections = others + localWitnesses.load(std::memory_order_relaxed);
-    global.peakConnections = qMax(global.peakConnections, global.concurrentConnections);
+    qint64 peak = qMax(global.peakConnections, global.concurrentConnections);
+    qint64 shown = m_peakShown.load(std::memory_order_relaxed);
+    while (peak > shown && !m_peakShown.compare_exchange_weak(shown, peak, std::memory_order_relaxed)) {
+    }
+    global.peakConnections = qMax(peak, m_peakShown.load(std::memory_order_relaxed));
     return global;
 }
 

@@ -84,6 +84,9 @@ private:
     const MonotonicClock *m_clock;
     mutable QMutex m_mutex;
     PublishedState m_state;
+    // The highest count a reader computed; keeps a welcome or a scrape from
+    // showing a peak lower than one shown before.
+    mutable std::atomic<qint64> m_peakShown{0};
 };
 
 } // namespace collective

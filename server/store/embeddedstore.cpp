@@ -10,6 +10,8 @@
 #include <QSaveFile>
 #include <QTimer>
 
+#include <algorithm>
+
 namespace collective {
 
 namespace {
@@ -89,7 +91,7 @@ ReportResult EmbeddedStore::apply(const NodeReport &report)
     // One node: the global count is this node's count.
     m_state.concurrentConnections = qMax<qint64>(0, report.liveWitnesses);
     m_state.totalConnectionSeconds += qMax<qint64>(0, report.addedSeconds);
-    m_state.peakConnections = qMax(m_state.peakConnections, m_state.concurrentConnections);
+    m_state.peakConnections = std::max({m_state.peakConnections, m_state.concurrentConnections, report.observedPeak});
 
     ReportResult result;
     for (const QString &id : report.milestoneClaims) {

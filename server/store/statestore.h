@@ -36,6 +36,7 @@ struct NodeReport
     qint64 addedSeconds = 0;    // whole witness-seconds owed since the last report
     qint64 liveWitnesses = 0;   // this node's joined witnesses now
     QStringList milestoneClaims; // ids this node saw reach their condition
+    qint64 observedPeak = 0;    // highest global count this node saw since its last report
 };
 
 struct ReportResult

@@ -69,6 +69,7 @@ private Q_SLOTS:
     void newStoreStartsAtZero();
     void reportAddsSecondsAndSetsConcurrent();
     void peakIsMonotone();
+    void peakSeenBetweenReportsIsKept();
     void claimIsWonOnce();
     void restartResumesTheSameCollective();
     void readyAfterOpen();
@@ -130,6 +131,20 @@ void TestStateStore::peakIsMonotone()
     const ReportResult lower = report(*store, 0, 2);
     QCOMPARE(lower.state.concurrentConnections, qint64(2));
     QCOMPARE(lower.state.peakConnections, qint64(7));
+}
+
+void TestStateStore::peakSeenBetweenReportsIsKept()
+{
+    // Nine witnesses came and went between two reports.
+    auto store = m_factory->make();
+    openStore(*store);
+    report(*store, 0, 2);
+    QSignalSpy applied(store.get(), &StateStore::reportApplied);
+    store->report(NodeReport{0, 1, {}, 9});
+    QTRY_COMPARE(applied.size(), 1);
+    const auto result = applied.at(0).at(0).value<ReportResult>();
+    QCOMPARE(result.state.concurrentConnections, qint64(1));
+    QCOMPARE(result.state.peakConnections, qint64(9));
 }
 
 void TestStateStore::claimIsWonOnce()
