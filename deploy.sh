@@ -10,7 +10,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-BUILD_DIR="$ROOT/build/dev"
+# COLLECTIVE_BUILD_DIR lets several checkouts or builds live side by side.
+BUILD_DIR="${COLLECTIVE_BUILD_DIR:-$ROOT/build/dev}"
 SERVER_BIN="$BUILD_DIR/server/collective-server"
 VAR_DIR="$ROOT/var"
 PID_FILE="$VAR_DIR/run/server.pid"
@@ -64,9 +65,11 @@ ensure_node() {
 
 build() {
     ensure_packages "${BUILD_PACKAGES[@]}"
-    say "building (CMake preset dev)"
-    cmake --preset dev -S "$ROOT" >/dev/null || fail "CMake configuration failed; see the output above"
-    cmake --build --preset dev -- -j"$(nproc)" || fail "the build failed; see the compiler output above"
+    say "building in ${BUILD_DIR#"$ROOT"/}"
+    # The same settings as the CMake preset "dev", with a movable build folder.
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null \
+        || fail "CMake configuration failed; see the output above"
+    cmake --build "$BUILD_DIR" -- -j"$(nproc)" || fail "the build failed; see the compiler output above"
 }
 
 # --- the development server ------------------------------------------------
