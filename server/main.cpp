@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "node/collectivenode.h"
 #include "store/embeddedstore.h"
+#include "store/redis/redisstore.h"
 
 #include <QCoreApplication>
 #include <QProcessEnvironment>
@@ -85,16 +86,21 @@ int main(int argc, char *argv[])
     }
     const collective::Config &config = *parsed.config;
 
-    if (!config.redisUrl.isEmpty()) {
-        std::fprintf(stderr, "collective-server: REDIS_URL is set, but this version has only the embedded store. "
-                             "Unset REDIS_URL to run one node with the embedded store.\n");
-        return 2;
-    }
-
     qCInfo(lcServer, "Starting collective-server %s: %s.", PROJECT_VERSION,
            qPrintable(collective::describeConfig(config)));
 
-    auto store = std::make_unique<collective::EmbeddedStore>(config.dataDir);
+    std::unique_ptr<collective::StateStore> store;
+    if (config.redisUrl.isEmpty()) {
+        store = std::make_unique<collective::EmbeddedStore>(config.dataDir);
+    } else {
+        QString error;
+        const auto endpoint = collective::parseRedisUrl(config.redisUrl, &error);
+        if (!endpoint) {
+            std::fprintf(stderr, "collective-server: %s\n", qPrintable(error));
+            return 2;
+        }
+        store = std::make_unique<collective::RedisStore>(*endpoint, config.tickIntervalMs);
+    }
     collective::CollectiveNode node(config, std::move(store));
 
     QObject::connect(&node, &collective::CollectiveNode::startFailed, &app, [](const QString &reason) {

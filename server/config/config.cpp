@@ -1,6 +1,8 @@
 // Reading and validating the settings described in config.h.
 #include "config/config.h"
 
+#include "config/redisendpoint.h"
+
 #include <QHash>
 #include <QThread>
 #include <QUrl>
@@ -175,21 +177,8 @@ QString rejection(const Setting &setting, const QString &source, const QString &
 
 bool isValidRedisUrl(const QString &text)
 {
-    const QUrl url(text, QUrl::StrictMode);
-    if (!url.isValid())
-        return false;
-
-    if (url.scheme() == QLatin1String("unix"))
-        return !url.path().isEmpty() && url.host().isEmpty();
-
-    if (url.scheme() != QLatin1String("redis") || url.host().isEmpty() || url.port() < 1)
-        return false;
-    const QString path = url.path();
-    if (path.isEmpty() || path == QLatin1String("/"))
-        return true;
-    bool ok = false;
-    const int db = path.mid(1).toInt(&ok);
-    return ok && db >= 0 && db <= 15;
+    QString error;
+    return parseRedisUrl(text, &error).has_value();
 }
 
 ConfigResult parseConfig(const QStringList &environment, const QStringList &arguments)

@@ -59,6 +59,8 @@ CollectiveNode::CollectiveNode(const Config &config, std::unique_ptr<StateStore>
     connect(m_store.get(), &StateStore::openFailed, this, &CollectiveNode::startFailed);
     connect(m_store.get(), &StateStore::reportApplied, this, &CollectiveNode::handleReportApplied);
     connect(m_store.get(), &StateStore::readinessChanged, this, &CollectiveNode::handleStoreReadinessChanged);
+    connect(m_store.get(), &StateStore::remoteWitnessesChanged, this, &CollectiveNode::handleRemoteWitnesses);
+    connect(m_store.get(), &StateStore::remoteMilestoneUnlocked, this, &CollectiveNode::handleRemoteMilestone);
     connect(&m_chronos, &Chronos::tickCompleted, this, &CollectiveNode::handleTick);
 
     m_presenceTimer.setSingleShot(true);
@@ -95,6 +97,7 @@ void CollectiveNode::handleStoreOpened(const GlobalState &state)
     m_global = state;
     m_otherNodesWitnesses = qMax<qint64>(0, state.concurrentConnections);
     m_peakSeen = state.peakConnections;
+    m_announced = QSet<QString>(state.unlockedMilestones.cbegin(), state.unlockedMilestones.cend());
     m_evolution.begin(state);
 
     HubSettings hub;
@@ -175,28 +178,36 @@ void CollectiveNode::sendReport(qint64 addedSeconds, qint64 tick)
         }
     }
 
-    m_pendingReports.push_back({tick, m_latencyTimer.nsecsElapsed() / 1000});
+    report.id = ++m_lastReportId;
+    m_pendingReports.insert(report.id, {tick, m_latencyTimer.nsecsElapsed() / 1000});
     m_store->report(report);
 }
 
 void CollectiveNode::handleReportApplied(const ReportResult &result)
 {
+    // A refresh the store made by itself answers no report.
     PendingReport pending;
-    if (!m_pendingReports.empty()) {
-        pending = m_pendingReports.front();
-        m_pendingReports.pop_front();
+    if (result.reportId != 0 && m_pendingReports.contains(result.reportId)) {
+        pending = m_pendingReports.take(result.reportId);
         m_status.metrics.storeReports.fetch_add(1, std::memory_order_relaxed);
         m_status.metrics.storeLatencyMicrosTotal.fetch_add(m_latencyTimer.nsecsElapsed() / 1000 - pending.sentAtUs,
                                                            std::memory_order_relaxed);
     }
 
     m_global = result.state;
-    m_otherNodesWitnesses = qMax<qint64>(0, result.state.concurrentConnections - m_localWitnesses);
+    m_otherNodesWitnesses = qMax<qint64>(0, result.state.concurrentConnections - result.reportedLive);
+    m_peakSeen = qMax(m_peakSeen, result.state.peakConnections);
     for (const QString &id : result.state.unlockedMilestones)
         m_claimsInFlight.remove(id);
 
     for (const QString &id : result.wonClaims)
         broadcastEvolution(id);
+
+    // A milestone another node won, whose announcement this node missed (its
+    // event channel was down), is announced here once the state shows it.
+    for (const QString &id : result.state.unlockedMilestones)
+        broadcastEvolution(id);
+    schedulePresence();
 
     if (pending.tick > 0 && !m_shuttingDown) {
         const GlobalState state = currentState();
@@ -215,6 +226,27 @@ void CollectiveNode::handleReportApplied(const ReportResult &result)
     // The new total may have reached a time milestone.
     if (!m_shuttingDown)
         claimReachedMilestones();
+    publishStatus();
+}
+
+void CollectiveNode::handleRemoteWitnesses(qint64 otherNodesWitnesses)
+{
+    if (m_shuttingDown)
+        return;
+    m_otherNodesWitnesses = otherNodesWitnesses;
+    m_peakSeen = qMax(m_peakSeen, m_otherNodesWitnesses + m_localWitnesses);
+    schedulePresence();
+    claimReachedMilestones();
+    publishStatus();
+}
+
+void CollectiveNode::handleRemoteMilestone(const QString &id)
+{
+    if (m_shuttingDown)
+        return;
+    if (!m_global.unlockedMilestones.contains(id))
+        m_global.unlockedMilestones.append(id);
+    broadcastEvolution(id);
     publishStatus();
 }
 
@@ -246,6 +278,7 @@ void CollectiveNode::sendPresence()
         return;
     m_lastPresenceConcurrent = state.concurrentConnections;
     m_lastPresencePeak = state.peakConnections;
+    m_store->publishPresence(m_localWitnesses);
 
     protocol::Presence presence;
     presence.concurrentConnections = state.concurrentConnections;
@@ -257,9 +290,11 @@ void CollectiveNode::sendPresence()
 
 void CollectiveNode::broadcastEvolution(const QString &id)
 {
+    // Each node announces each milestone once, whichever way it learned of it.
     const protocol::Milestone *milestone = m_evolution.catalogue().find(id);
-    if (!milestone || !m_connections)
+    if (!milestone || !m_connections || m_announced.contains(id))
         return;
+    m_announced.insert(id);
 
     protocol::Evolution evolution;
     evolution.id = milestone->id;
@@ -281,6 +316,7 @@ void CollectiveNode::publishStatus()
     published.chronos = m_chronos.stats();
     published.storeReady = m_store->isReady();
     published.storeNotReadyReason = m_store->notReadyReason();
+    m_status.metrics.storeErrors.store(m_store->errorCount(), std::memory_order_relaxed);
     published.evolution = m_evolution.progress(state, m_clock.nowMs());
     m_status.publish(published);
 }

@@ -25,7 +25,6 @@
 #include <QSet>
 #include <QTimer>
 
-#include <deque>
 #include <memory>
 
 namespace collective {
@@ -62,6 +61,9 @@ private:
         qint64 sentAtUs = 0;
     };
 
+    void handleRemoteWitnesses(qint64 otherNodesWitnesses);
+    void handleRemoteMilestone(const QString &id);
+
     void handleStoreOpened(const GlobalState &state);
     void handleWitnessCountChanged(qint64 count);
     void handleTick(const TickReport &tick);
@@ -89,7 +91,9 @@ private:
     qint64 m_localWitnesses = 0;
     qint64 m_peakSeen = 0;            // highest global count seen; a peak between reports is kept
     QSet<QString> m_claimsInFlight;
-    std::deque<PendingReport> m_pendingReports;
+    QHash<quint64, PendingReport> m_pendingReports; // by report id
+    quint64 m_lastReportId = 0;
+    QSet<QString> m_announced; // milestones this node broadcast (or found unlocked at start)
     QElapsedTimer m_latencyTimer;
 
     QTimer m_presenceTimer;

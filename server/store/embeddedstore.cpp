@@ -94,6 +94,8 @@ ReportResult EmbeddedStore::apply(const NodeReport &report)
     m_state.peakConnections = std::max({m_state.peakConnections, m_state.concurrentConnections, report.observedPeak});
 
     ReportResult result;
+    result.reportId = report.id;
+    result.reportedLive = m_state.concurrentConnections;
     for (const QString &id : report.milestoneClaims) {
         if (!m_state.unlockedMilestones.contains(id)) {
             m_state.unlockedMilestones.append(id);
@@ -150,6 +152,8 @@ bool EmbeddedStore::save()
 
     // The state stays in memory, so a failing disk loses nothing until the
     // process ends; readiness tells the operator.
+    if (!saved)
+        recordError();
     if (!saved && !m_saveFailing) {
         m_saveFailing = true;
         const QString reason = QStringLiteral("cannot write the state file %1: %2").arg(m_filePath, file.errorString());

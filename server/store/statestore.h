@@ -37,6 +37,7 @@ struct NodeReport
     qint64 liveWitnesses = 0;   // this node's joined witnesses now
     QStringList milestoneClaims; // ids this node saw reach their condition
     qint64 observedPeak = 0;    // highest global count this node saw since its last report
+    quint64 id = 0;             // chosen by the node; the answer carries it back
 };
 
 struct ReportResult
@@ -45,6 +46,8 @@ struct ReportResult
     // Claims that this report added to the unlocked set first. Only the node
     // whose claim won announces the milestone, so it is announced once.
     QStringList wonClaims;
+    quint64 reportId = 0;      // the report answered; 0 when the store refreshed on its own
+    qint64 reportedLive = 0;   // this node's count as included in state.concurrentConnections
 };
 
 class StateStore : public QObject
@@ -60,8 +63,15 @@ public:
     // Loads the stored state; emits opened() or openFailed().
     virtual void open() = 0;
 
-    // Applies a node's report; emits reportApplied() with the new state.
+    // Applies a node's report; emits reportApplied() once for it, with the new
+    // state, or with the store's best estimate when the backend is away.
+    // A backend may also emit reportApplied() on its own (reportId 0) when
+    // it learns a newer state.
     virtual void report(const NodeReport &report) = 0;
+
+    // Tells other nodes this node's live count at once, between reports, so
+    // their presence broadcasts include it. Single-node backends ignore it.
+    virtual void publishPresence(qint64 liveWitnesses) { Q_UNUSED(liveWitnesses); }
 
     // Writes what is owed and closes, waiting at most timeoutMs. For shutdown,
     // when the event loop will not run again. Returns false if something owed
@@ -71,19 +81,28 @@ public:
     bool isReady() const { return m_ready; }
     QString notReadyReason() const { return m_notReadyReason; }
 
+    // Operations that failed since start, for /metrics.
+    qint64 errorCount() const { return m_errors; }
+
 Q_SIGNALS:
     void opened(const collective::GlobalState &state);
     void openFailed(const QString &reason);
     void reportApplied(const collective::ReportResult &result);
     void readinessChanged(bool ready, const QString &reason);
+    // Another node's witnesses changed; the sum over all other nodes.
+    void remoteWitnessesChanged(qint64 otherNodesWitnesses);
+    // Another node won the claim for this milestone and announced it.
+    void remoteMilestoneUnlocked(const QString &id);
 
 protected:
     // Records readiness and emits readinessChanged() when it changes.
     void setReady(bool ready, const QString &reason = QString());
+    void recordError() { ++m_errors; }
 
 private:
     bool m_ready = false;
     QString m_notReadyReason = QStringLiteral("the store is not open yet");
+    qint64 m_errors = 0;
 };
 
 } // namespace collective

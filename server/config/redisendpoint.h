@@ -1,0 +1,28 @@
+// Where a Redis server is, as given by REDIS_URL:
+//   redis://[:password@]host:port[/db]
+//   unix:///path/to/redis.sock[?db=N]   (a password may be given as
+//                                        unix://:password@/path)
+#pragma once
+
+#include <QString>
+
+#include <optional>
+
+namespace collective {
+
+struct RedisEndpoint
+{
+    QString host;       // empty for a unix socket
+    int port = 0;
+    QString socketPath; // set for unix://
+    QString password;   // empty: no AUTH
+    int database = 0;
+
+    // host:port or the socket path, for logs. Never holds the password.
+    QString describe() const;
+};
+
+// Parses a REDIS_URL. Returns nothing and sets *error on a malformed URL.
+std::optional<RedisEndpoint> parseRedisUrl(const QString &url, QString *error);
+
+} // namespace collective
