@@ -1,16 +1,18 @@
-// The state store contract, run against every backend, and the embedded
-// store's crash safety.
+// The state store contract, run against every backend: the embedded store
+// and the Redis store on a real redis-server.
 #include "store/embeddedstore.h"
+#include "store/redis/redisstore.h"
+#include "redisserver.h"
 
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
 
-#include <csignal>
 #include <memory>
 
 using namespace collective;
+using collective::testing::RedisServer;
 
 namespace {
 
@@ -31,6 +33,26 @@ public:
 
 private:
     QTemporaryDir m_dir;
+};
+
+class RedisFactory final : public StoreFactory
+{
+public:
+    // A long tick keeps the store's own half-tick refresh out of the way of
+    // the test's reports.
+    explicit RedisFactory(RedisServer *server, int tickIntervalMs = 60000)
+        : m_server(server), m_tickIntervalMs(tickIntervalMs)
+    {
+        m_server->cli({QStringLiteral("FLUSHALL")});
+    }
+    std::unique_ptr<StateStore> make() override
+    {
+        return std::make_unique<RedisStore>(m_server->endpoint(), m_tickIntervalMs);
+    }
+
+private:
+    RedisServer *m_server;
+    int m_tickIntervalMs;
 };
 
 GlobalState openStore(StateStore &store)
@@ -74,26 +96,42 @@ private Q_SLOTS:
     void restartResumesTheSameCollective();
     void readyAfterOpen();
 
-    // The embedded store's file.
-    void killDuringWriteLeavesLastGoodState();
-    void leftoverTemporaryFileIsIgnored();
-    void damagedFileStopsTheStart();
+    void cleanupTestCase();
 
 private:
     std::unique_ptr<StoreFactory> m_factory;
+    RedisServer m_redis;
+    bool m_redisStarted = false;
 };
+
+void TestStateStore::cleanupTestCase()
+{
+    if (m_redisStarted)
+        m_redis.stop();
+}
 
 void TestStateStore::initTestCase_data()
 {
     QTest::addColumn<QString>("backend");
     QTest::newRow("embedded") << QStringLiteral("embedded");
+    QTest::newRow("redis") << QStringLiteral("redis");
 }
 
 void TestStateStore::init()
 {
     QFETCH_GLOBAL(QString, backend);
-    if (backend == QLatin1String("embedded"))
+    if (backend == QLatin1String("embedded")) {
         m_factory = std::make_unique<EmbeddedFactory>();
+    } else if (backend == QLatin1String("redis")) {
+        // Started once, at the first Redis row; a missing redis-server fails
+        // the suite rather than skipping it.
+        if (!m_redisStarted) {
+            QString error;
+            QVERIFY2(m_redis.start(&error), qPrintable(error));
+            m_redisStarted = true;
+        }
+        m_factory = std::make_unique<RedisFactory>(&m_redis);
+    }
     QVERIFY(m_factory);
 }
 
@@ -181,72 +219,6 @@ void TestStateStore::readyAfterOpen()
     QVERIFY(!store->notReadyReason().isEmpty());
     openStore(*store);
     QVERIFY(store->isReady());
-}
-
-void TestStateStore::killDuringWriteLeavesLastGoodState()
-{
-    QFETCH_GLOBAL(QString, backend);
-    if (backend != QLatin1String("embedded"))
-        QSKIP("file crash safety is the embedded store's own property");
-    auto *factory = static_cast<EmbeddedFactory *>(m_factory.get());
-
-    // A real process saving as fast as it can, killed without warning.
-    for (int round = 0; round < 5; ++round) {
-        QProcess writer;
-        writer.start(QStringLiteral(STORE_WRITER_PATH), {factory->path()});
-        QVERIFY(writer.waitForStarted());
-        QByteArray output;
-        QTRY_VERIFY_WITH_TIMEOUT((output += writer.readAllStandardOutput()).count('\n') > 50 + round * 37, 10000);
-        ::kill(pid_t(writer.processId()), SIGKILL);
-        QVERIFY(writer.waitForFinished());
-
-        auto store = m_factory->make();
-        const GlobalState state = openStore(*store);
-        QVERIFY2(state.totalConnectionSeconds >= 50, qPrintable(QString::number(state.totalConnectionSeconds)));
-    }
-}
-
-void TestStateStore::leftoverTemporaryFileIsIgnored()
-{
-    QFETCH_GLOBAL(QString, backend);
-    if (backend != QLatin1String("embedded"))
-        QSKIP("file crash safety is the embedded store's own property");
-    auto *factory = static_cast<EmbeddedFactory *>(m_factory.get());
-
-    {
-        auto store = m_factory->make();
-        openStore(*store);
-        report(*store, 11, 1);
-    }
-    // What a kill between write and rename leaves: a half-written temporary file.
-    QFile partial(factory->path() + QStringLiteral("/collective-state.json.Xa1b2c"));
-    QVERIFY(partial.open(QIODevice::WriteOnly));
-    partial.write("{\"version\":1,\"total_connection_sec");
-    partial.close();
-
-    auto store = m_factory->make();
-    QCOMPARE(openStore(*store).totalConnectionSeconds, qint64(11));
-}
-
-void TestStateStore::damagedFileStopsTheStart()
-{
-    QFETCH_GLOBAL(QString, backend);
-    if (backend != QLatin1String("embedded"))
-        QSKIP("the state file is the embedded store's own");
-    auto *factory = static_cast<EmbeddedFactory *>(m_factory.get());
-
-    QFile file(factory->path() + QStringLiteral("/collective-state.json"));
-    QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write("not json");
-    file.close();
-
-    EmbeddedStore store(factory->path());
-    QSignalSpy failed(&store, &StateStore::openFailed);
-    store.open();
-    QTRY_COMPARE(failed.size(), 1);
-    const QString reason = failed.at(0).at(0).toString();
-    QVERIFY2(reason.contains(QLatin1String("damaged")), qPrintable(reason));
-    QVERIFY(!store.isReady());
 }
 
 QTEST_GUILESS_MAIN(TestStateStore)

@@ -107,6 +107,18 @@ RedisStore::RedisStore(const RedisEndpoint &endpoint, int tickIntervalMs, QObjec
     // Refreshing every half tick keeps this node's key alive (TTL 1.5 ticks)
     // and lets a dead node's witnesses drop out within two ticks.
     m_refreshTimer.setInterval(qMax(50, tickIntervalMs / 2));
+
+    // A report whose reply is late is answered with an estimate, so a hung
+    // Redis delays a tick broadcast by at most this long; the batch itself
+    // stays in flight until Redis answers or the connection is dropped.
+    m_answerTimer.setSingleShot(true);
+    m_answerTimer.setInterval(qBound(100, tickIntervalMs / 2, 1000));
+    connect(&m_answerTimer, &QTimer::timeout, this, [this] {
+        if (m_inFlight && m_inFlight->reportId != 0) {
+            answerWithEstimate(m_inFlight->reportId);
+            m_inFlight->reportId = 0;
+        }
+    });
     connect(&m_refreshTimer, &QTimer::timeout, this, [this] {
         if (!m_commands.isReady())
             return;
@@ -303,6 +315,8 @@ void RedisStore::runBatch()
     m_inFlightSent = m_commands.command(arguments, [this](const redisReply *reply, const QString &error) {
         handleBatchReply(reply, error);
     });
+    if (m_inFlightSent && batch.reportId != 0)
+        m_answerTimer.start();
     if (!m_inFlightSent && batch.reportId != 0) {
         // The connection went away between the check and the send: the batch
         // waits for the reconnect, and the report gets an estimate now.
@@ -333,6 +347,7 @@ void RedisStore::handleBatchReply(const redisReply *reply, const QString &error)
 
     const Batch batch = *m_inFlight;
     m_inFlight.reset();
+    m_answerTimer.stop();
     if (m_scriptFailing) {
         qCInfo(lcRedis, "The report script runs on Redis again.");
         m_scriptFailing = false;

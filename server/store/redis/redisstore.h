@@ -96,6 +96,7 @@ private:
     RedisConnection m_commands;
     RedisConnection m_subscriber;
     QTimer m_refreshTimer;
+    QTimer m_answerTimer; // a report is answered with an estimate when Redis is slow
 
     bool m_opened = false;         // opened() was emitted
     bool m_outageLogged = false;
