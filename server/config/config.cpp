@@ -63,14 +63,21 @@ bool applyEnvironment(const QString &value, Config *config)
     return true;
 }
 
-bool applyPublicHost(const QString &value, Config *config)
+bool applyPublicHosts(const QString &value, Config *config)
 {
-    // A host name or address, without scheme, path or port.
-    const QString host = value.trimmed();
-    const QUrl url(QStringLiteral("http://") + host);
-    if (host.isEmpty() || !url.isValid() || url.host() != host.toLower() || url.port() != -1)
+    // Host names without scheme, path or port; "*." may lead a pattern.
+    QStringList hosts;
+    for (const QString &entry : value.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        const QString host = entry.trimmed().toLower();
+        const QString bare = host.startsWith(QLatin1String("*.")) ? host.mid(2) : host;
+        const QUrl url(QStringLiteral("http://") + bare);
+        if (bare.isEmpty() || !url.isValid() || url.host() != bare || url.port() != -1)
+            return false;
+        hosts.append(host);
+    }
+    if (hosts.isEmpty())
         return false;
-    config->publicHost = host;
+    config->publicHosts = hosts;
     return true;
 }
 
@@ -129,6 +136,31 @@ bool applyMaxConnections(const QString &value, Config *config)
     return parseInt(value, 0, 100000000, &config->maxConnections);
 }
 
+bool applyMaxConnectionsPerAddress(const QString &value, Config *config)
+{
+    return parseInt(value, 1, 100000000, &config->maxConnectionsPerAddress);
+}
+
+bool applyMaxNewConnectionsPerMinute(const QString &value, Config *config)
+{
+    return parseInt(value, 1, 100000000, &config->maxNewConnectionsPerMinute);
+}
+
+bool applyHandshakeTimeout(const QString &value, Config *config)
+{
+    return parseInt(value, 100, 600000, &config->handshakeTimeoutMs);
+}
+
+bool applyMaxBacklogBytes(const QString &value, Config *config)
+{
+    return parseInt(value, 1024, 1073741824, &config->maxBacklogBytes);
+}
+
+bool applyDrainWindow(const QString &value, Config *config)
+{
+    return parseInt(value, 0, 600000, &config->drainWindowMs);
+}
+
 // MIX_ENV and STATE_DIRECTORY come first so that COLLECTIVE_ENV and
 // COLLECTIVE_DATA_DIR, applied later, win when both are set.
 const Setting settings[] = {
@@ -137,8 +169,8 @@ const Setting settings[] = {
      "address to listen on", applyBind},
     {"MIX_ENV", "dev or prod", "dev", "run mode (the Phoenix seed's name)", applyEnvironment},
     {"COLLECTIVE_ENV", "dev or prod", "dev", "run mode; wins over MIX_ENV", applyEnvironment},
-    {"PHX_HOST", "a host name without scheme or port", "localhost",
-     "public host name of the service", applyPublicHost},
+    {"PHX_HOST", "host names without scheme or port, comma-separated, *.domain for subdomains", "localhost",
+     "public host names; browsers from other origins are refused (403)", applyPublicHosts},
     {"REDIS_URL", "redis://[:password@]host:port[/db] or unix:///path/to/redis.sock[?db=N]",
      "(empty: embedded store)", "shared state in Redis", applyRedisUrl},
     {"SECRET_KEY_BASE", "at least 64 characters", "(empty)",
@@ -160,6 +192,16 @@ const Setting settings[] = {
      "largest client frame in bytes", applyMaxFrameBytes},
     {"COLLECTIVE_MAX_CONNECTIONS", "an integer from 0 to 100000000", "0 (open-file limit less a reserve)",
      "open WebSockets before accepting pauses", applyMaxConnections},
+    {"COLLECTIVE_MAX_CONNECTIONS_PER_ADDRESS", "an integer from 1 to 100000000", "5000",
+     "open connections from one source address; more get 429", applyMaxConnectionsPerAddress},
+    {"COLLECTIVE_MAX_NEW_CONNECTIONS_PER_MINUTE", "an integer from 1 to 100000000", "3000",
+     "new connections from one source address per minute; more get 429", applyMaxNewConnectionsPerMinute},
+    {"COLLECTIVE_HANDSHAKE_TIMEOUT_MS", "an integer from 100 to 600000", "10000",
+     "milliseconds a connection may take to become a WebSocket", applyHandshakeTimeout},
+    {"COLLECTIVE_MAX_BACKLOG_BYTES", "an integer from 1024 to 1073741824", "65536",
+     "unsent bytes per socket before it is closed with 1008", applyMaxBacklogBytes},
+    {"COLLECTIVE_DRAIN_WINDOW_MS", "an integer from 0 to 600000", "5000",
+     "milliseconds over which SIGTERM closes witnesses in batches", applyDrainWindow},
 };
 
 QString flagName(const char *variable)

@@ -29,9 +29,12 @@ struct Config
     // operators who know the Phoenix seed.
     Environment environment = Environment::Dev;
 
-    // PHX_HOST: the public host name. Kept for the WebSocket origin check,
-    // which this version does not enforce yet.
-    QString publicHost = QStringLiteral("localhost");
+    // PHX_HOST: the public host names, comma-separated; "*.example.org"
+    // matches every subdomain. A browser's WebSocket upgrade is accepted only
+    // when its Origin host is one of them (in dev, localhost too), as
+    // Phoenix's check_origin does; a client that sends no Origin (not a
+    // browser) is accepted.
+    QStringList publicHosts{QStringLiteral("localhost")};
 
     // REDIS_URL: empty selects the embedded store.
     QString redisUrl;
@@ -70,6 +73,30 @@ struct Config
     // it pauses accepting. 0 means the open-file limit less a reserve, so the
     // process never runs into EMFILE.
     int maxConnections = 0;
+
+    // COLLECTIVE_MAX_CONNECTIONS_PER_ADDRESS: open connections from one
+    // source address. A school or gallery behind one NAT address may bring
+    // thousands of witnesses, so the default only stops one machine from
+    // taking every descriptor.
+    int maxConnectionsPerAddress = 5000;
+
+    // COLLECTIVE_MAX_NEW_CONNECTIONS_PER_MINUTE: new connections from one
+    // source address per minute; a crowd reloading at once stays under it.
+    int maxNewConnectionsPerMinute = 3000;
+
+    // COLLECTIVE_HANDSHAKE_TIMEOUT_MS: a connection that has not become a
+    // WebSocket this long after it was accepted is closed. Plain HTTP
+    // requests (health checks, the page) finish far sooner.
+    int handshakeTimeoutMs = 10000;
+
+    // COLLECTIVE_MAX_BACKLOG_BYTES: unsent bytes a socket may hold before it
+    // is closed with 1008, so a witness that stops reading cannot grow the
+    // server's memory. 64 KiB is hundreds of ticks.
+    int maxBacklogBytes = 65536;
+
+    // COLLECTIVE_DRAIN_WINDOW_MS: on SIGTERM, witnesses are closed in batches
+    // spread over this window, so their reconnects do not arrive together.
+    int drainWindowMs = 5000;
 };
 
 struct ConfigResult

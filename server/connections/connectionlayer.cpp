@@ -68,16 +68,20 @@ int openSharedListener(const QHostAddress &address, quint16 port, quint16 *bound
 
 } // namespace
 
-ConnectionLayer::ConnectionLayer(int threads, const HubSettings &settings, NodeStatus *status,
-                                 const protocol::Catalogue &catalogue, WitnessHub::RouteInstaller installRoutes,
-                                 QObject *parent)
+ConnectionLayer::ConnectionLayer(int threads, const HubSettings &settings, const AdmissionLimits &limits,
+                                 NodeStatus *status, const protocol::Catalogue &catalogue,
+                                 WitnessHub::RouteInstaller installRoutes, QObject *parent)
     : QObject(parent),
       m_threadCount(qMax(1, threads)),
       m_settings(settings),
       m_status(status),
       m_catalogue(catalogue),
-      m_installRoutes(std::move(installRoutes))
+      m_installRoutes(std::move(installRoutes)),
+      m_admission(limits)
 {
+    m_admissionPurge.setInterval(30000);
+    connect(&m_admissionPurge, &QTimer::timeout, this, [this] { m_admission.purge(m_status->clock()->nowMs()); });
+    m_admissionPurge.start();
 }
 
 ConnectionLayer::~ConnectionLayer()
@@ -102,7 +106,7 @@ bool ConnectionLayer::listen(const QHostAddress &address, quint16 port, QString 
         Worker worker;
         worker.thread = std::make_unique<QThread>();
         worker.thread->setObjectName(QStringLiteral("socket-%1").arg(index));
-        worker.hub = new WitnessHub(index, fd, m_settings, m_status, m_catalogue, m_installRoutes,
+        worker.hub = new WitnessHub(index, fd, m_settings, m_status, &m_admission, m_catalogue, m_installRoutes,
                                     [this] { notifyWitnessCountChanged(); });
         worker.hub->moveToThread(worker.thread.get());
         connect(worker.thread.get(), &QThread::finished, worker.hub, &QObject::deleteLater);

@@ -24,7 +24,7 @@ class ConnectionLayer : public QObject
     Q_OBJECT
 
 public:
-    ConnectionLayer(int threads, const HubSettings &settings, NodeStatus *status,
+    ConnectionLayer(int threads, const HubSettings &settings, const AdmissionLimits &limits, NodeStatus *status,
                     const protocol::Catalogue &catalogue, WitnessHub::RouteInstaller installRoutes,
                     QObject *parent = nullptr);
     ~ConnectionLayer() override;
@@ -64,6 +64,8 @@ private:
     const protocol::Catalogue &m_catalogue;
     WitnessHub::RouteInstaller m_installRoutes;
     std::vector<Worker> m_workers;
+    Admission m_admission;
+    QTimer m_admissionPurge;
     quint16 m_port = 0;
     std::atomic<bool> m_countNotificationPending{false};
 };

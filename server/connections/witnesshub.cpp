@@ -1,11 +1,13 @@
 // One socket thread's listener, HTTP server and witnesses (see witnesshub.h).
 #include "connections/witnesshub.h"
 
+#include "connections/admittingserver.h"
 #include "protocol/messages.h"
 
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QTcpServer>
+#include <QTcpSocket>
 #include <QUrlQuery>
 #include <QWebSocket>
 
@@ -59,12 +61,13 @@ void bump(std::atomic<qint64> &counter, qint64 by = 1)
 } // namespace
 
 WitnessHub::WitnessHub(int index, int listeningDescriptor, const HubSettings &settings, NodeStatus *status,
-                       const protocol::Catalogue &catalogue, RouteInstaller installRoutes,
+                       Admission *admission, const protocol::Catalogue &catalogue, RouteInstaller installRoutes,
                        std::function<void()> witnessCountChanged)
     : m_index(index),
       m_listeningDescriptor(listeningDescriptor),
       m_settings(settings),
       m_status(status),
+      m_admission(admission),
       m_catalogue(catalogue),
       m_installRoutes(std::move(installRoutes)),
       m_witnessCountChanged(std::move(witnessCountChanged)),
@@ -81,7 +84,8 @@ WitnessHub::~WitnessHub()
 
 bool WitnessHub::start(QString *error)
 {
-    m_tcpServer = new QTcpServer(this);
+    m_tcpServer = new AdmittingTcpServer(m_admission, m_status,
+                                         [this](QTcpSocket *socket) { trackHandshake(socket); }, this);
     if (!m_tcpServer->setSocketDescriptor(m_listeningDescriptor)) {
         *error = QStringLiteral("socket thread %1 cannot use its listening socket: %2")
                          .arg(m_index)
@@ -104,6 +108,7 @@ bool WitnessHub::start(QString *error)
     });
 
     m_httpServer = new HttpEndpoint(this);
+    m_httpServer->setOriginPolicy(m_settings.originPolicy, &m_status->metrics.originRejections);
     if (m_installRoutes)
         m_installRoutes(*m_httpServer);
     m_httpServer->bind(m_tcpServer);
@@ -111,7 +116,8 @@ bool WitnessHub::start(QString *error)
 
     // Sweep often enough that a silent socket closes within a quarter of the
     // idle timeout after it expires, but at most every 5 s.
-    m_sweepTimer.setInterval(qBound(100, m_settings.idleTimeoutMs / 4, 5000));
+    m_sweepTimer.setInterval(
+            qBound(100, qMin(m_settings.idleTimeoutMs, m_settings.handshakeTimeoutMs) / 4, 5000));
     connect(&m_sweepTimer, &QTimer::timeout, this, &WitnessHub::sweepIdleSockets);
     m_sweepTimer.start();
     return true;
@@ -128,6 +134,7 @@ void WitnessHub::adoptPendingSockets()
 
 void WitnessHub::adopt(QWebSocket *socket)
 {
+    m_handshakes.remove({m_admission->keyOf(socket->peerAddress()), socket->peerPort()});
     socket->setParent(this);
     // The frame codec enforces the size limit, so an oversized frame gets the
     // same quiet close as any other bad frame. Qt's own limit is a backstop
@@ -342,18 +349,57 @@ void WitnessHub::broadcast(const QString &frame)
     QElapsedTimer timer;
     timer.start();
     qint64 frames = 0;
-    for (auto it = m_sessions.cbegin(); it != m_sessions.cend(); ++it) {
+    for (auto it = m_sessions.begin(); it != m_sessions.end(); ++it) {
         if (!it->joinRef || it->closedByServer)
             continue;
-        it.key()->sendTextMessage(frame);
+        QWebSocket *socket = it.key();
+
+        // A witness that stopped reading would make the server hold every
+        // broadcast for it; past the limit it is closed instead. The close
+        // frame queues behind the backlog, so the socket is cut after 1 s.
+        if (socket->bytesToWrite() > m_settings.maxBacklogBytes) {
+            it->closedByServer = true;
+            bump(m_status->metrics.backlogClosures);
+            socket->close(toQt(CloseCode::PolicyViolation), QStringLiteral("send backlog over limit"));
+            QTimer::singleShot(1000, socket, [socket] { socket->abort(); });
+            continue;
+        }
+        socket->sendTextMessage(frame);
         ++frames;
     }
     m_status->metrics.recordFanout(timer.nsecsElapsed() / 1000, frames);
 }
 
+void WitnessHub::trackHandshake(QTcpSocket *socket)
+{
+    const auto key = qMakePair(m_admission->keyOf(socket->peerAddress()), socket->peerPort());
+    m_handshakes.insert(key, Handshake{socket, m_status->clock()->nowMs()});
+}
+
+void WitnessHub::closeHandshakesPastTimeout(qint64 now)
+{
+    // Plain HTTP connections end here too once they pass the timeout, which
+    // also bounds how long an idle keep-alive connection holds a descriptor.
+    for (auto it = m_handshakes.begin(); it != m_handshakes.end();) {
+        if (!it->socket) {
+            it = m_handshakes.erase(it);
+            continue;
+        }
+        if (now - it->acceptedAtMs < m_settings.handshakeTimeoutMs) {
+            ++it;
+            continue;
+        }
+        if (it->socket->state() == QAbstractSocket::ConnectedState)
+            bump(m_status->metrics.handshakeTimeouts);
+        it->socket->abort();
+        it = m_handshakes.erase(it);
+    }
+}
+
 void WitnessHub::sweepIdleSockets()
 {
     const qint64 now = m_status->clock()->nowMs();
+    closeHandshakesPastTimeout(now);
     for (auto it = m_sessions.begin(); it != m_sessions.end(); ++it) {
         if (it->closedByServer || now - it->lastFrameAtMs <= m_settings.idleTimeoutMs)
             continue;

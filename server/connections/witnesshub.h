@@ -16,6 +16,7 @@
 // queued calls only.
 #pragma once
 
+#include "connections/admission.h"
 #include "http/httpendpoint.h"
 #include "protocol/catalogue.h"
 #include "protocol/frame.h"
@@ -24,12 +25,14 @@
 #include <QHash>
 #include <QLoggingCategory>
 #include <QObject>
+#include <QPointer>
 #include <QTimer>
 
 #include <functional>
 #include <optional>
 
 class QTcpServer;
+class QTcpSocket;
 class QWebSocket;
 
 namespace collective {
@@ -42,6 +45,9 @@ struct HubSettings
     int maxFrameBytes = 4096;
     qint64 maxConnections = 10000; // open WebSockets per process before accepting pauses
     int tickIntervalMs = 5000;     // sent in the welcome so clients can pace animations
+    int handshakeTimeoutMs = 10000; // accepted to upgraded, at most
+    qint64 maxBacklogBytes = 65536; // unsent bytes before a socket is closed
+    OriginPolicy originPolicy;
 };
 
 class WitnessHub : public QObject
@@ -52,7 +58,7 @@ public:
     using RouteInstaller = std::function<void(HttpEndpoint &)>;
 
     WitnessHub(int index, int listeningDescriptor, const HubSettings &settings, NodeStatus *status,
-               const protocol::Catalogue &catalogue, RouteInstaller installRoutes,
+               Admission *admission, const protocol::Catalogue &catalogue, RouteInstaller installRoutes,
                std::function<void()> witnessCountChanged);
     ~WitnessHub() override;
 
@@ -91,12 +97,15 @@ private:
                 protocol::CloseCode code, const QString &detail);
     void extendQuietClose(Session &session);
     void sweepIdleSockets();
+    void trackHandshake(QTcpSocket *socket);
+    void closeHandshakesPastTimeout(qint64 now);
     void updateAccepting();
 
     const int m_index;
     int m_listeningDescriptor;
     const HubSettings m_settings;
     NodeStatus *m_status;
+    Admission *m_admission;
     const protocol::Catalogue &m_catalogue;
     RouteInstaller m_installRoutes;
     std::function<void()> m_witnessCountChanged;
@@ -105,6 +114,14 @@ private:
     HttpEndpoint *m_httpServer = nullptr;
     QTimer m_sweepTimer;
     QHash<QWebSocket *, Session> m_sessions;
+
+    // Accepted TCP connections not yet upgraded, by (address key, port).
+    struct Handshake
+    {
+        QPointer<QTcpSocket> socket;
+        qint64 acceptedAtMs = 0;
+    };
+    QHash<QPair<quint64, quint16>, Handshake> m_handshakes;
     qint64 m_joinedHere = 0;
     bool m_acceptingPaused = false;
     bool m_closing = false;

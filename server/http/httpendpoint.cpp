@@ -31,6 +31,17 @@ void HttpEndpoint::respond(const QHttpServerRequest &request, QTcpSocket *socket
     response.write(makeResponder(request, socket));
 }
 
+void HttpEndpoint::setOriginPolicy(const OriginPolicy &policy, std::atomic<qint64> *originRejections)
+{
+    m_originPolicy = policy;
+    m_originRejections = originRejections;
+}
+
+bool HttpEndpoint::refusesOrigin(const QHttpServerRequest &request) const
+{
+    return !m_originPolicy.allows(request.value("origin"));
+}
+
 void HttpEndpoint::route(const QString &path, Handler handler)
 {
     m_routes.insert(path, std::move(handler));
@@ -41,9 +52,10 @@ bool HttpEndpoint::handleRequest(const QHttpServerRequest &request, QTcpSocket *
     const QString path = request.url().path();
 
     if (path == QLatin1String(webSocketPath)) {
-        // Returning true without writing a response lets Qt upgrade the socket.
+        // Returning true without writing a response lets Qt upgrade the socket;
+        // a refused origin stays unhandled and missingHandler() answers 403.
         if (isWebSocketUpgrade(request))
-            return true;
+            return !refusesOrigin(request);
         QHttpServerResponse response =
                 plainText("This is the WebSocket endpoint: connect with a WebSocket client and vsn=2.0.0.\n",
                           StatusCode::UpgradeRequired);
@@ -75,6 +87,15 @@ bool HttpEndpoint::handleRequest(const QHttpServerRequest &request, QTcpSocket *
 
 void HttpEndpoint::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
 {
+    if (request.url().path() == QLatin1String(webSocketPath) && isWebSocketUpgrade(request)) {
+        if (m_originRejections)
+            m_originRejections->fetch_add(1, std::memory_order_relaxed);
+        qCDebug(lcHttp, "Refused a WebSocket upgrade from an origin outside PHX_HOST.");
+        respond(request, socket,
+                plainText("Forbidden: this origin may not connect; the server's PHX_HOST lists the allowed ones.\n",
+                          StatusCode::Forbidden));
+        return;
+    }
     respond(request, socket, plainText("Not found.\n", StatusCode::NotFound));
 }
 

@@ -6,14 +6,18 @@
 // and wrote nothing, so one route cannot both upgrade and answer plain GETs
 // with 426. This class decides per request: an upgrade to the WebSocket path
 // is marked handled with no answer so Qt upgrades it; a plain request there
-// gets 426; an upgrade to any other path stays unhandled and gets 404.
+// gets 426; an upgrade to any other path stays unhandled and gets 404, and
+// an upgrade from a browser origin the policy refuses gets 403.
 #pragma once
+
+#include "http/originpolicy.h"
 
 #include <QAbstractHttpServer>
 #include <QHash>
 #include <QHttpServerResponse>
 #include <QLoggingCategory>
 
+#include <atomic>
 #include <functional>
 
 namespace collective {
@@ -32,6 +36,9 @@ public:
 
     explicit HttpEndpoint(QObject *parent = nullptr);
 
+    // Browser origins allowed to upgrade; refusals bump *originRejections.
+    void setOriginPolicy(const OriginPolicy &policy, std::atomic<qint64> *originRejections);
+
     // Routes GET and HEAD requests for exactly `path` to `handler`.
     void route(const QString &path, Handler handler);
 
@@ -42,7 +49,11 @@ protected:
 private:
     static void respond(const QHttpServerRequest &request, QTcpSocket *socket, const QHttpServerResponse &response);
 
+    bool refusesOrigin(const QHttpServerRequest &request) const;
+
     QHash<QString, Handler> m_routes;
+    OriginPolicy m_originPolicy;
+    std::atomic<qint64> *m_originRejections = nullptr;
 };
 
 } // namespace collective

@@ -84,6 +84,19 @@ QByteArray prometheusText(const NodeStatus &status)
                "Times a socket thread paused accepting at the connection or open-file limit.",
                load(m.acceptPauses));
 
+    out.header("collective_refused_connections_total", "counter",
+               "Connections refused before the handshake or closed by a limit. Labelled by reason.");
+    out.sample("collective_refused_connections_total", load(m.refusedTooManyOpen),
+               QByteArrayLiteral("reason=\"too_many_open_per_address\""));
+    out.sample("collective_refused_connections_total", load(m.refusedTooManyNew),
+               QByteArrayLiteral("reason=\"too_many_new_per_address\""));
+    out.sample("collective_refused_connections_total", load(m.originRejections),
+               QByteArrayLiteral("reason=\"origin\""));
+    out.sample("collective_refused_connections_total", load(m.handshakeTimeouts),
+               QByteArrayLiteral("reason=\"handshake_timeout\""));
+    out.sample("collective_refused_connections_total", load(m.backlogClosures),
+               QByteArrayLiteral("reason=\"send_backlog\""));
+
     out.header("collective_rejected_frames_total", "counter",
                "Malformed frames; each closed its socket. Labelled by reason.");
     for (int reason = 0; reason < NodeMetrics::RejectReasonCount; ++reason) {

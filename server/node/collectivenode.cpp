@@ -105,10 +105,17 @@ void CollectiveNode::handleStoreOpened(const GlobalState &state)
     hub.maxFrameBytes = m_config.maxFrameBytes;
     hub.maxConnections = connectionLimit(m_config.maxConnections);
     hub.tickIntervalMs = m_config.tickIntervalMs;
+    hub.handshakeTimeoutMs = m_config.handshakeTimeoutMs;
+    hub.maxBacklogBytes = m_config.maxBacklogBytes;
+    hub.originPolicy = OriginPolicy(m_config.publicHosts, m_config.environment == Environment::Dev);
+
+    AdmissionLimits limits;
+    limits.maxConnectionsPerAddress = m_config.maxConnectionsPerAddress;
+    limits.maxNewConnectionsPerMinute = m_config.maxNewConnectionsPerMinute;
 
     const NodeStatus *status = &m_status;
     m_connections = std::make_unique<ConnectionLayer>(
-            m_config.threads, hub, &m_status, m_evolution.catalogue(),
+            m_config.threads, hub, limits, &m_status, m_evolution.catalogue(),
             [status](HttpEndpoint &server) { installRoutes(server, status); });
     connect(m_connections.get(), &ConnectionLayer::witnessCountChanged, this,
             &CollectiveNode::handleWitnessCountChanged);

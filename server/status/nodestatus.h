@@ -36,6 +36,11 @@ struct NodeMetrics
     std::atomic<qint64> fanoutCount{0};
     std::atomic<qint64> fanoutMicrosMax{0};
     std::atomic<qint64> acceptPauses{0};
+    std::atomic<qint64> refusedTooManyOpen{0};  // 429: too many open from one address
+    std::atomic<qint64> refusedTooManyNew{0};   // 429: too many new from one address this minute
+    std::atomic<qint64> originRejections{0};    // 403: browser origin outside PHX_HOST
+    std::atomic<qint64> handshakeTimeouts{0};   // not a WebSocket within the handshake timeout
+    std::atomic<qint64> backlogClosures{0};     // 1008: unsent backlog over the limit
     std::atomic<qint64> storeReports{0};
     std::atomic<qint64> storeErrors{0};
     std::atomic<qint64> storeLatencyMicrosTotal{0};

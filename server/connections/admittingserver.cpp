@@ -1,0 +1,83 @@
+// Admission at accept time (see admittingserver.h).
+#include "connections/admittingserver.h"
+
+#include <memory>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace collective {
+
+namespace {
+
+void refuse(qintptr descriptor, Admission::Verdict verdict)
+{
+    // The client has not sent its request yet, so an answer written now
+    // comes before anything it reads; a WebSocket client reports the 429.
+    const QByteArray body = verdict == Admission::Verdict::TooManyOpen
+            ? QByteArrayLiteral("Too many connections from your address.\n")
+            : QByteArrayLiteral("Too many new connections from your address; retry in a minute.\n");
+    const QByteArray answer = QByteArrayLiteral("HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\n"
+                                                "Retry-After: 60\r\nContent-Type: text/plain\r\nContent-Length: ")
+            + QByteArray::number(body.size()) + QByteArrayLiteral("\r\n\r\n") + body;
+    [[maybe_unused]] const auto sent = ::send(int(descriptor), answer.constData(), size_t(answer.size()), MSG_NOSIGNAL);
+    ::shutdown(int(descriptor), SHUT_WR);
+    ::close(int(descriptor));
+}
+
+QHostAddress peerAddressOf(qintptr descriptor)
+{
+    sockaddr_storage storage{};
+    socklen_t length = sizeof storage;
+    if (::getpeername(int(descriptor), reinterpret_cast<sockaddr *>(&storage), &length) != 0)
+        return QHostAddress();
+    return QHostAddress(reinterpret_cast<const sockaddr *>(&storage));
+}
+
+} // namespace
+
+AdmittingTcpServer::AdmittingTcpServer(Admission *admission, NodeStatus *status,
+                                       std::function<void(QTcpSocket *)> accepted, QObject *parent)
+    : QTcpServer(parent), m_admission(admission), m_status(status), m_accepted(std::move(accepted))
+{
+}
+
+void AdmittingTcpServer::incomingConnection(qintptr descriptor)
+{
+    const QHostAddress address = peerAddressOf(descriptor);
+    const Admission::Verdict verdict = m_admission->admit(address, m_status->clock()->nowMs());
+    if (verdict != Admission::Verdict::Admitted) {
+        auto &counter = verdict == Admission::Verdict::TooManyOpen ? m_status->metrics.refusedTooManyOpen
+                                                                   : m_status->metrics.refusedTooManyNew;
+        counter.fetch_add(1, std::memory_order_relaxed);
+        refuse(descriptor, verdict);
+        return;
+    }
+
+    auto *socket = new QTcpSocket(this);
+    if (!socket->setSocketDescriptor(descriptor)) {
+        m_admission->release(m_admission->keyOf(address));
+        ::close(int(descriptor));
+        delete socket;
+        return;
+    }
+
+    // Released once: on disconnect, or on destruction if that comes first.
+    const quint64 key = m_admission->keyOf(address);
+    auto released = std::make_shared<bool>(false);
+    Admission *admission = m_admission;
+    auto release = [admission, key, released] {
+        if (!*released) {
+            *released = true;
+            admission->release(key);
+        }
+    };
+    connect(socket, &QTcpSocket::disconnected, socket, release);
+    connect(socket, &QObject::destroyed, release);
+
+    addPendingConnection(socket);
+    if (m_accepted)
+        m_accepted(socket);
+}
+
+} // namespace collective
