@@ -37,7 +37,8 @@ QHostAddress peerAddressOf(qintptr descriptor)
 } // namespace
 
 AdmittingTcpServer::AdmittingTcpServer(Admission *admission, NodeStatus *status,
-                                       std::function<void(QTcpSocket *)> accepted, QObject *parent)
+                                       std::function<void(QTcpSocket *, const Release &)> accepted,
+                                       QObject *parent)
     : QTcpServer(parent), m_admission(admission), m_status(status), m_accepted(std::move(accepted))
 {
 }
@@ -62,11 +63,11 @@ void AdmittingTcpServer::incomingConnection(qintptr descriptor)
         return;
     }
 
-    // Released once: on disconnect, or on destruction if that comes first.
+    // Released once, by whichever of its holders comes first.
     const quint64 key = m_admission->keyOf(address);
     auto released = std::make_shared<bool>(false);
     Admission *admission = m_admission;
-    auto release = [admission, key, released] {
+    const Release release = [admission, key, released] {
         if (!*released) {
             *released = true;
             admission->release(key);
@@ -77,7 +78,7 @@ void AdmittingTcpServer::incomingConnection(qintptr descriptor)
 
     addPendingConnection(socket);
     if (m_accepted)
-        m_accepted(socket);
+        m_accepted(socket, release);
 }
 
 } // namespace collective

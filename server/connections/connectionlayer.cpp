@@ -136,13 +136,13 @@ void ConnectionLayer::notifyWitnessCountChanged()
             Qt::QueuedConnection);
 }
 
-void ConnectionLayer::broadcast(const QByteArray &frame)
+void ConnectionLayer::broadcast(const QByteArray &frame, quint64 version)
 {
     const QString text = QString::fromUtf8(frame);
     m_status->metrics.broadcasts.fetch_add(1, std::memory_order_relaxed);
     for (Worker &worker : m_workers) {
         WitnessHub *hub = worker.hub;
-        QMetaObject::invokeMethod(hub, [hub, text] { hub->broadcast(text); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(hub, [hub, text, version] { hub->broadcast(text, version); }, Qt::QueuedConnection);
     }
 }
 

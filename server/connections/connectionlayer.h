@@ -36,8 +36,9 @@ public:
     // The port actually listened on (differs from the requested one for 0).
     quint16 port() const { return m_port; }
 
-    // Sends an encoded frame to every joined witness on every thread.
-    void broadcast(const QByteArray &frame);
+    // Sends an encoded frame, built from board version `version`, to every
+    // joined witness on every thread whose welcome showed an older version.
+    void broadcast(const QByteArray &frame, quint64 version);
 
     // Closes every socket with `code`, waits up to timeoutMs for the close
     // frames to go out, then stops the threads.

@@ -85,7 +85,10 @@ WitnessHub::~WitnessHub()
 bool WitnessHub::start(QString *error)
 {
     m_tcpServer = new AdmittingTcpServer(m_admission, m_status,
-                                         [this](QTcpSocket *socket) { trackHandshake(socket); }, this);
+                                         [this](QTcpSocket *socket, const std::function<void()> &release) {
+                                             trackHandshake(socket, release);
+                                         },
+                                         this);
     if (!m_tcpServer->setSocketDescriptor(m_listeningDescriptor)) {
         *error = QStringLiteral("socket thread %1 cannot use its listening socket: %2")
                          .arg(m_index)
@@ -134,7 +137,7 @@ void WitnessHub::adoptPendingSockets()
 
 void WitnessHub::adopt(QWebSocket *socket)
 {
-    m_handshakes.remove({m_admission->keyOf(socket->peerAddress()), socket->peerPort()});
+    const Handshake handshake = m_handshakes.take({m_admission->keyOf(socket->peerAddress()), socket->peerPort()});
     socket->setParent(this);
     // The frame codec enforces the size limit, so an oversized frame gets the
     // same quiet close as any other bad frame. Qt's own limit is a backstop
@@ -145,6 +148,7 @@ void WitnessHub::adopt(QWebSocket *socket)
 
     Session &session = m_sessions[socket];
     session.lastFrameAtMs = m_status->clock()->nowMs();
+    session.releaseAdmission = handshake.releaseAdmission;
     bump(m_status->openSockets);
     bump(m_status->metrics.connectionsAccepted);
 
@@ -238,9 +242,13 @@ void WitnessHub::join(QWebSocket *socket, Session &session, const Frame &frame)
     // and the witness is still counted once.
     const bool newWitness = !session.joinRef.has_value();
     session.joinRef = frame.joinRef ? frame.joinRef : frame.ref;
+
+    // Counting and reading the board happen in one step, so every later
+    // broadcast either counts this witness or is older than its welcome.
+    const PublishedView view = newWitness ? m_status->countJoin() : m_status->view();
+    session.welcomeVersion = view.version;
     if (newWitness) {
         ++m_joinedHere;
-        bump(m_status->localWitnesses);
         bump(m_status->metrics.joins);
         m_witnessCountChanged();
     }
@@ -248,7 +256,7 @@ void WitnessHub::join(QWebSocket *socket, Session &session, const Frame &frame)
     send(socket, protocol::replyFrame(frame, true));
 
     protocol::Welcome welcome;
-    const GlobalState global = m_status->liveGlobalState();
+    const GlobalState &global = view.global;
     welcome.snapshot.concurrentConnections = global.concurrentConnections;
     welcome.snapshot.peakConnections = global.peakConnections;
     welcome.snapshot.totalConnectionSeconds = global.totalConnectionSeconds;
@@ -338,19 +346,21 @@ void WitnessHub::handleDisconnect(QWebSocket *socket)
         bump(m_status->metrics.leaves);
         m_witnessCountChanged();
     }
+    if (it->releaseAdmission)
+        it->releaseAdmission();
     m_sessions.erase(it);
     m_status->openSockets.fetch_sub(1, std::memory_order_relaxed);
     socket->deleteLater();
     updateAccepting();
 }
 
-void WitnessHub::broadcast(const QString &frame)
+void WitnessHub::broadcast(const QString &frame, quint64 version)
 {
     QElapsedTimer timer;
     timer.start();
     qint64 frames = 0;
     for (auto it = m_sessions.begin(); it != m_sessions.end(); ++it) {
-        if (!it->joinRef || it->closedByServer)
+        if (!it->joinRef || it->closedByServer || it->welcomeVersion >= version)
             continue;
         QWebSocket *socket = it.key();
 
@@ -370,10 +380,10 @@ void WitnessHub::broadcast(const QString &frame)
     m_status->metrics.recordFanout(timer.nsecsElapsed() / 1000, frames);
 }
 
-void WitnessHub::trackHandshake(QTcpSocket *socket)
+void WitnessHub::trackHandshake(QTcpSocket *socket, const std::function<void()> &releaseAdmission)
 {
     const auto key = qMakePair(m_admission->keyOf(socket->peerAddress()), socket->peerPort());
-    m_handshakes.insert(key, Handshake{socket, m_status->clock()->nowMs()});
+    m_handshakes.insert(key, Handshake{socket, m_status->clock()->nowMs(), releaseAdmission});
 }
 
 void WitnessHub::closeHandshakesPastTimeout(qint64 now)

@@ -66,8 +66,9 @@ public:
     // thread; returns false with *error when the socket cannot be used.
     bool start(QString *error);
 
-    // Sends one encoded frame to every joined witness of this hub.
-    void broadcast(const QString &frame);
+    // Sends one encoded frame to every joined witness of this hub, except
+    // those whose welcome showed board version `version` or newer.
+    void broadcast(const QString &frame, quint64 version);
 
     // Stops accepting and closes every socket with `code`; for shutdown.
     void closeAll(protocol::CloseCode code, const QString &reason);
@@ -78,10 +79,12 @@ private:
     struct Session
     {
         std::optional<QString> joinRef; // set while joined to the lobby
+        quint64 welcomeVersion = 0;     // the board version its welcome showed
         qint64 lastFrameAtMs = 0;
         bool closedByServer = false;
         QTimer *closeTimer = nullptr; // set while a rejected socket waits to close
         qint64 closeDeadlineMs = 0;
+        std::function<void()> releaseAdmission; // frees the address's place on disconnect
     };
 
     void adoptPendingSockets();
@@ -97,7 +100,7 @@ private:
                 protocol::CloseCode code, const QString &detail);
     void extendQuietClose(Session &session);
     void sweepIdleSockets();
-    void trackHandshake(QTcpSocket *socket);
+    void trackHandshake(QTcpSocket *socket, const std::function<void()> &releaseAdmission);
     void closeHandshakesPastTimeout(qint64 now);
     void updateAccepting();
 
@@ -120,6 +123,7 @@ private:
     {
         QPointer<QTcpSocket> socket;
         qint64 acceptedAtMs = 0;
+        std::function<void()> releaseAdmission;
     };
     QHash<QPair<quint64, quint16>, Handshake> m_handshakes;
     qint64 m_joinedHere = 0;

@@ -81,13 +81,13 @@ quint16 CollectiveNode::port() const
 
 void CollectiveNode::start()
 {
-    PublishedState initial;
-    initial.startedAtMs = m_clock.nowMs();
-    initial.storeBackend = m_store->backendName();
-    initial.storeNotReadyReason = m_store->notReadyReason();
-    initial.chronos = m_chronos.stats();
-    initial.threads = m_config.threads;
-    m_status.publish(initial);
+    m_status.publish([this](PublishedState &initial, qint64) {
+        initial.startedAtMs = m_clock.nowMs();
+        initial.storeBackend = m_store->backendName();
+        initial.storeNotReadyReason = m_store->notReadyReason();
+        initial.chronos = m_chronos.stats();
+        initial.threads = m_config.threads;
+    });
 
     m_store->open();
 }
@@ -217,16 +217,15 @@ void CollectiveNode::handleReportApplied(const ReportResult &result)
     schedulePresence();
 
     if (pending.tick > 0 && !m_shuttingDown) {
-        const GlobalState state = currentState();
-        protocol::Tick tick;
-        tick.concurrentConnections = state.concurrentConnections;
-        tick.peakConnections = state.peakConnections;
-        tick.totalConnectionSeconds = state.totalConnectionSeconds;
-        tick.tick = pending.tick;
         QElapsedTimer work;
         work.start();
-        m_connections->broadcast(protocol::encodeFrame(
-                protocol::broadcastFrame(QString::fromLatin1(protocol::events::tick), protocol::encodeTick(tick))));
+        const PublishedView view = publishStatus();
+        protocol::Tick tick;
+        tick.concurrentConnections = view.global.concurrentConnections;
+        tick.peakConnections = view.global.peakConnections;
+        tick.totalConnectionSeconds = view.global.totalConnectionSeconds;
+        tick.tick = pending.tick;
+        broadcast(protocol::events::tick, protocol::encodeTick(tick), view.version);
         m_chronos.recordTickDuration(work.nsecsElapsed() / 1000);
     }
 
@@ -280,7 +279,8 @@ void CollectiveNode::schedulePresence()
 void CollectiveNode::sendPresence()
 {
     m_presencePending = false;
-    const GlobalState state = currentState();
+    const PublishedView view = publishStatus();
+    const GlobalState &state = view.global;
     if (state.concurrentConnections == m_lastPresenceConcurrent && state.peakConnections == m_lastPresencePeak)
         return;
     m_lastPresenceConcurrent = state.concurrentConnections;
@@ -290,8 +290,7 @@ void CollectiveNode::sendPresence()
     protocol::Presence presence;
     presence.concurrentConnections = state.concurrentConnections;
     presence.peakConnections = state.peakConnections;
-    m_connections->broadcast(protocol::encodeFrame(protocol::broadcastFrame(
-            QString::fromLatin1(protocol::events::presence), protocol::encodePresence(presence))));
+    broadcast(protocol::events::presence, protocol::encodePresence(presence), view.version);
     m_presenceTimer.start();
 }
 
@@ -310,22 +309,39 @@ void CollectiveNode::broadcastEvolution(const QString &id)
     evolution.kind = milestone->kind;
     evolution.unlockedAt = QDateTime::currentDateTimeUtc();
     qCInfo(lcNode, "Milestone %s unlocked: %s", qPrintable(milestone->id), qPrintable(milestone->name));
-    m_connections->broadcast(protocol::encodeFrame(protocol::broadcastFrame(
-            QString::fromLatin1(protocol::events::evolution), protocol::encodeEvolution(evolution))));
+
+    // Published first: a witness whose welcome is built after this version
+    // finds the milestone in it, and is not sent the event as well.
+    if (!m_global.unlockedMilestones.contains(id))
+        m_global.unlockedMilestones.append(id);
+    const PublishedView view = publishStatus();
+    broadcast(protocol::events::evolution, protocol::encodeEvolution(evolution), view.version);
 }
 
-void CollectiveNode::publishStatus()
+void CollectiveNode::broadcast(const char *event, const QJsonObject &payload, quint64 version)
 {
-    PublishedState published = m_status.read();
-    const GlobalState state = currentState();
-    published.global = state;
-    published.localWitnessesAtPublish = m_localWitnesses;
-    published.chronos = m_chronos.stats();
-    published.storeReady = m_store->isReady();
-    published.storeNotReadyReason = m_store->notReadyReason();
+    m_connections->broadcast(
+            protocol::encodeFrame(protocol::broadcastFrame(QString::fromLatin1(event), payload)), version);
+}
+
+PublishedView CollectiveNode::publishStatus()
+{
     m_status.metrics.storeErrors.store(m_store->errorCount(), std::memory_order_relaxed);
-    published.evolution = m_evolution.progress(state, m_clock.nowMs());
-    m_status.publish(published);
+
+    // The live count is read under the board's lock (see NodeStatus::publish),
+    // so it can be newer than the last count-change notification.
+    return m_status.publish([this](PublishedState &published, qint64 liveLocal) {
+        GlobalState state = m_global;
+        state.concurrentConnections = m_otherNodesWitnesses + liveLocal;
+        m_peakSeen = std::max({m_peakSeen, state.peakConnections, state.concurrentConnections});
+        state.peakConnections = m_peakSeen;
+
+        published.global = state;
+        published.chronos = m_chronos.stats();
+        published.storeReady = m_store->isReady();
+        published.storeNotReadyReason = m_store->notReadyReason();
+        published.evolution = m_evolution.progress(state, m_clock.nowMs());
+    });
 }
 
 void CollectiveNode::shutdown()

@@ -75,7 +75,8 @@ private:
     void schedulePresence();
     void sendPresence();
     void broadcastEvolution(const QString &id);
-    void publishStatus();
+    PublishedView publishStatus();
+    void broadcast(const char *event, const QJsonObject &payload, quint64 version);
     GlobalState currentState() const;
 
     Config m_config;

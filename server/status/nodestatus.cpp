@@ -34,10 +34,36 @@ const char *NodeMetrics::rejectReasonName(RejectReason reason)
     return "unknown";
 }
 
-void NodeStatus::publish(const PublishedState &state)
+PublishedView NodeStatus::publish(const std::function<void(PublishedState &state, qint64 liveLocal)> &update)
 {
     QMutexLocker locker(&m_mutex);
-    m_state = state;
+    const qint64 live = localWitnesses.load(std::memory_order_relaxed);
+    update(m_state, live);
+    m_state.localWitnessesAtPublish = live;
+    return {withLiveCount(live), ++m_version};
+}
+
+PublishedView NodeStatus::countJoin()
+{
+    QMutexLocker locker(&m_mutex);
+    const qint64 live = localWitnesses.fetch_add(1, std::memory_order_relaxed) + 1;
+    return {withLiveCount(live), m_version};
+}
+
+PublishedView NodeStatus::view() const
+{
+    QMutexLocker locker(&m_mutex);
+    return {withLiveCount(localWitnesses.load(std::memory_order_relaxed)), m_version};
+}
+
+// Called with the mutex held.
+GlobalState NodeStatus::withLiveCount(qint64 liveLocal) const
+{
+    GlobalState global = m_state.global;
+    const qint64 others = qMax<qint64>(0, global.concurrentConnections - m_state.localWitnessesAtPublish);
+    global.concurrentConnections = others + liveLocal;
+    global.peakConnections = qMax(global.peakConnections, global.concurrentConnections);
+    return global;
 }
 
 PublishedState NodeStatus::read() const

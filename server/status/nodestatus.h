@@ -14,6 +14,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 
 namespace collective {
 
@@ -63,12 +64,31 @@ struct PublishedState
     int threads = 0;
 };
 
+// The global state as one version of the board shows it. Broadcasts carry
+// the version they were built from, and a welcome records the version it
+// showed, so a socket never receives a broadcast older than its welcome.
+struct PublishedView
+{
+    GlobalState global; // with this node's live count at that version
+    quint64 version = 0;
+};
+
 class NodeStatus
 {
 public:
     explicit NodeStatus(const MonotonicClock *clock) : m_clock(clock) {}
 
-    void publish(const PublishedState &state);
+    // Publishes a new version. `update` fills the state while the board is
+    // locked, given this node's live count at that instant, so a join is
+    // either counted in this version or sees it in its welcome.
+    PublishedView publish(const std::function<void(PublishedState &state, qint64 liveLocal)> &update);
+
+    // Counts a joining witness and reads the board in one step (see publish).
+    PublishedView countJoin();
+
+    // Reads the current version without counting anyone.
+    PublishedView view() const;
+
     PublishedState read() const;
 
     // The global state with this node's live count now, which may be newer
@@ -87,8 +107,11 @@ public:
 
 private:
     const MonotonicClock *m_clock;
+    GlobalState withLiveCount(qint64 liveLocal) const;
+
     mutable QMutex m_mutex;
     PublishedState m_state;
+    quint64 m_version = 0;
     // The highest count a reader computed; keeps a welcome or a scrape from
     // showing a peak lower than one shown before.
     mutable std::atomic<qint64> m_peakShown{0};
