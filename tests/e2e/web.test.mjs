@@ -77,8 +77,8 @@ function isExpectedConnectionError(text) {
   return /WebSocket connection to .* failed/.test(text);
 }
 
-// Returns what the page shows: the exact values in data-value and data-
-// connection, and the visible text, which may lag while a tween runs.
+// Returns what the page shows: the exact values in data-value and
+// data-connection, and the visible text, which may lag while a tween runs.
 function readFigures(page) {
   return page.evaluate(() => {
     const witnesses = document.getElementById('witnesses');
