@@ -2,6 +2,7 @@
 #include "connections/connectionlayer.h"
 
 #include <QElapsedTimer>
+#include <QEventLoop>
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -146,11 +147,11 @@ void ConnectionLayer::broadcast(const QByteArray &frame, quint64 version)
     }
 }
 
-void ConnectionLayer::shutdown(protocol::CloseCode code, const QString &reason, int timeoutMs)
+void ConnectionLayer::shutdown(protocol::CloseCode code, const QString &reason, int windowMs, int graceMs)
 {
     for (Worker &worker : m_workers) {
         WitnessHub *hub = worker.hub;
-        QMetaObject::invokeMethod(hub, [hub, code, reason] { hub->closeAll(code, reason); },
+        QMetaObject::invokeMethod(hub, [hub, code, reason, windowMs] { hub->closeAll(code, reason, windowMs); },
                                   Qt::BlockingQueuedConnection);
     }
 
@@ -158,8 +159,10 @@ void ConnectionLayer::shutdown(protocol::CloseCode code, const QString &reason, 
     // peers answer; a peer that never answers is cut off at the deadline.
     QElapsedTimer waited;
     waited.start();
-    while (m_status->openSockets.load() > 0 && waited.elapsed() < timeoutMs)
-        QThread::msleep(10);
+    QEventLoop loop;
+    while (m_status->openSockets.load() > 0 && waited.elapsed() < windowMs + graceMs)
+        loop.processEvents(QEventLoop::WaitForMoreEvents, 10);
+    loop.processEvents(); // the last count change
 
     for (Worker &worker : m_workers) {
         worker.thread->quit();

@@ -40,9 +40,11 @@ public:
     // joined witness on every thread whose welcome showed an older version.
     void broadcast(const QByteArray &frame, quint64 version);
 
-    // Closes every socket with `code`, waits up to timeoutMs for the close
-    // frames to go out, then stops the threads.
-    void shutdown(protocol::CloseCode code, const QString &reason, int timeoutMs);
+    // Closes every socket with `code`, spread over windowMs (see
+    // WitnessHub::closeAll), waits at most windowMs + graceMs for the close
+    // handshakes, then stops the threads. The main loop keeps running
+    // meanwhile, so count changes still reach Chronos.
+    void shutdown(protocol::CloseCode code, const QString &reason, int windowMs, int graceMs);
 
 Q_SIGNALS:
     // This node's joined witnesses changed; several changes may be folded into

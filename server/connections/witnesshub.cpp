@@ -7,6 +7,7 @@
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QTcpServer>
+#include <QRandomGenerator>
 #include <QTcpSocket>
 #include <QUrlQuery>
 #include <QWebSocket>
@@ -443,17 +444,24 @@ void WitnessHub::updateAccepting()
     }
 }
 
-void WitnessHub::closeAll(CloseCode code, const QString &reason)
+void WitnessHub::closeAll(CloseCode code, const QString &reason, int windowMs)
 {
     m_closing = true;
     if (m_tcpServer)
-        m_tcpServer->pauseAccepting();
+        m_tcpServer->close(); // stop accepting; the other threads' listeners keep the port until they close
     m_sweepTimer.stop();
+
+    // Each socket closes at its own random moment within the window, so the
+    // witnesses' reconnects reach the next server spread out, not at once.
+    // Sockets that are not witnesses close at once.
+    QRandomGenerator *random = QRandomGenerator::global();
     for (auto it = m_sessions.begin(); it != m_sessions.end(); ++it) {
         if (it->closedByServer)
             continue;
         it->closedByServer = true;
-        it.key()->close(toQt(code), reason);
+        QWebSocket *socket = it.key();
+        const int delayMs = it->joinRef && windowMs > 0 ? int(random->bounded(windowMs + 1)) : 0;
+        QTimer::singleShot(delayMs, socket, [socket, code, reason] { socket->close(toQt(code), reason); });
     }
 }
 

@@ -70,8 +70,9 @@ public:
     // those whose welcome showed board version `version` or newer.
     void broadcast(const QString &frame, quint64 version);
 
-    // Stops accepting and closes every socket with `code`; for shutdown.
-    void closeAll(protocol::CloseCode code, const QString &reason);
+    // Stops accepting and closes every socket with `code`, each witness at a
+    // random moment within windowMs; for shutdown.
+    void closeAll(protocol::CloseCode code, const QString &reason, int windowMs);
 
     int socketCount() const { return int(m_sessions.size()); }
 
