@@ -156,6 +156,15 @@ bool applyMaxBacklogBytes(const QString &value, Config *config)
     return parseInt(value, 1024, 1073741824, &config->maxBacklogBytes);
 }
 
+bool applySharePort(const QString &value, Config *config)
+{
+    const QString flag = value.trimmed();
+    if (flag != QLatin1String("0") && flag != QLatin1String("1"))
+        return false;
+    config->sharePort = flag == QLatin1String("1");
+    return true;
+}
+
 bool applyDrainWindow(const QString &value, Config *config)
 {
     return parseInt(value, 0, 600000, &config->drainWindowMs);
@@ -200,6 +209,8 @@ const Setting settings[] = {
      "milliseconds a connection may take to become a WebSocket", applyHandshakeTimeout},
     {"COLLECTIVE_MAX_BACKLOG_BYTES", "an integer from 1024 to 1073741824", "65536",
      "unsent bytes per socket before it is closed with 1008", applyMaxBacklogBytes},
+    {"COLLECTIVE_SHARE_PORT", "0 or 1", "0",
+     "1 lets several server processes share PORT on purpose (SO_REUSEPORT)", applySharePort},
     {"COLLECTIVE_DRAIN_WINDOW_MS", "an integer from 0 to 600000", "5000",
      "milliseconds over which SIGTERM closes witnesses in batches", applyDrainWindow},
 };

@@ -94,6 +94,12 @@ struct Config
     // server's memory. 64 KiB is hundreds of ticks.
     int maxBacklogBytes = 65536;
 
+    // COLLECTIVE_SHARE_PORT: 1 lets several server processes share the port
+    // on purpose (SO_REUSEPORT). Off by default, so a second server started
+    // by mistake on a busy port stops instead of quietly taking half of the
+    // connections.
+    bool sharePort = false;
+
     // COLLECTIVE_DRAIN_WINDOW_MS: on SIGTERM, witnesses are closed in batches
     // spread over this window, so their reconnects do not arrive together.
     int drainWindowMs = 5000;

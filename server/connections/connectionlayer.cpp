@@ -20,9 +20,10 @@ namespace {
 // net.core.somaxconn.
 constexpr int listenBacklog = 4096;
 
-// Opens a listening TCP socket with SO_REUSEPORT, so that several sockets
-// (threads, or processes) share one port. Returns -1 with *error on failure.
-int openSharedListener(const QHostAddress &address, quint16 port, quint16 *boundPort, QString *error)
+// Opens a listening TCP socket; with reusePort (SO_REUSEPORT) several
+// sockets, of threads or processes, share one port. Returns -1 with *error
+// and errno set on failure.
+int openListener(const QHostAddress &address, quint16 port, bool reusePort, quint16 *boundPort, QString *error)
 {
     const bool ipv6 = address.protocol() == QAbstractSocket::IPv6Protocol;
     const int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -33,7 +34,8 @@ int openSharedListener(const QHostAddress &address, quint16 port, quint16 *bound
 
     const int on = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    if (reusePort)
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
 
     sockaddr_storage storage{};
     socklen_t length = 0;
@@ -53,11 +55,13 @@ int openSharedListener(const QHostAddress &address, quint16 port, quint16 *bound
     }
 
     if (::bind(fd, reinterpret_cast<sockaddr *>(&storage), length) != 0 || ::listen(fd, listenBacklog) != 0) {
+        const int failure = errno;
         *error = QStringLiteral("cannot listen on %1 port %2: %3")
                          .arg(address.toString())
                          .arg(port)
-                         .arg(QString::fromLocal8Bit(std::strerror(errno)));
+                         .arg(QString::fromLocal8Bit(std::strerror(failure)));
         ::close(fd);
+        errno = failure;
         return -1;
     }
 
@@ -65,6 +69,19 @@ int openSharedListener(const QHostAddress &address, quint16 port, quint16 *bound
     *boundPort = ntohs(ipv6 ? reinterpret_cast<sockaddr_in6 *>(&storage)->sin6_port
                             : reinterpret_cast<sockaddr_in *>(&storage)->sin_port);
     return fd;
+}
+
+// True when a listener without SO_REUSEPORT cannot bind the port, which
+// means another socket listens there.
+bool portIsTaken(const QHostAddress &address, quint16 port)
+{
+    QString ignored;
+    quint16 bound = 0;
+    const int probe = openListener(address, port, false, &bound, &ignored);
+    if (probe < 0)
+        return errno == EADDRINUSE;
+    ::close(probe);
+    return false;
 }
 
 } // namespace
@@ -93,13 +110,20 @@ ConnectionLayer::~ConnectionLayer()
     }
 }
 
-bool ConnectionLayer::listen(const QHostAddress &address, quint16 port, QString *error)
+bool ConnectionLayer::listen(const QHostAddress &address, quint16 port, bool sharePort, QString *error)
 {
+    if (port != 0 && !sharePort && portIsTaken(address, port)) {
+        *error = QStringLiteral("port %1 is already in use by another process; stop it, choose another PORT, or set "
+                                "COLLECTIVE_SHARE_PORT=1 to share the port with it on purpose")
+                         .arg(port);
+        return false;
+    }
+
     // The first listener settles the port (the kernel picks one for 0); the
     // others join it.
     for (int index = 0; index < m_threadCount; ++index) {
         quint16 boundPort = 0;
-        const int fd = openSharedListener(address, index == 0 ? port : m_port, &boundPort, error);
+        const int fd = openListener(address, index == 0 ? port : m_port, true, &boundPort, error);
         if (fd < 0)
             return false;
         m_port = boundPort;

@@ -31,7 +31,9 @@ public:
 
     // Opens the listening sockets and starts the socket threads. Returns false
     // with *error when the address or port cannot be used.
-    bool listen(const QHostAddress &address, quint16 port, QString *error);
+    // Unless sharePort is set, a port another process already listens on is
+    // an error rather than a shared port.
+    bool listen(const QHostAddress &address, quint16 port, bool sharePort, QString *error);
 
     // The port actually listened on (differs from the requested one for 0).
     quint16 port() const { return m_port; }

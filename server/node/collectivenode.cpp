@@ -121,7 +121,7 @@ void CollectiveNode::handleStoreOpened(const GlobalState &state)
             &CollectiveNode::handleWitnessCountChanged);
 
     QString error;
-    if (!m_connections->listen(m_config.bindAddress, m_config.port, &error)) {
+    if (!m_connections->listen(m_config.bindAddress, m_config.port, m_config.sharePort, &error)) {
         Q_EMIT startFailed(error);
         return;
     }
