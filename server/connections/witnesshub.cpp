@@ -294,7 +294,10 @@ void WitnessHub::leave(QWebSocket *socket, Session &session, const Frame &frame)
 
 void WitnessHub::send(QWebSocket *socket, const Frame &frame)
 {
+    // Written to the kernel now, so what stays in bytesToWrite() is backlog
+    // the peer did not read, not a reply waiting for the next loop pass.
     socket->sendTextMessage(QString::fromUtf8(protocol::encodeFrame(frame)));
+    socket->flush();
 }
 
 void WitnessHub::reject(QWebSocket *socket, Session &session, NodeMetrics::RejectReason reason, CloseCode code,
@@ -341,6 +344,8 @@ void WitnessHub::handleDisconnect(QWebSocket *socket)
             bump(m_status->metrics.rejectedFrames[NodeMetrics::NotJson]);
     }
 
+    qCDebug(lcSocket, "Socket thread %d: a socket closed (code %d, %s).", m_index, int(socket->closeCode()),
+            it->closedByServer ? "by the server" : "by the client or the network");
     if (it->joinRef) {
         --m_joinedHere;
         m_status->localWitnesses.fetch_sub(1, std::memory_order_relaxed);
@@ -366,8 +371,10 @@ void WitnessHub::broadcast(const QString &frame, quint64 version)
         QWebSocket *socket = it.key();
 
         // A witness that stopped reading would make the server hold every
-        // broadcast for it; past the limit it is closed instead. The close
-        // frame queues behind the backlog, so the socket is cut after 1 s.
+        // broadcast for it; past the limit it is closed instead. Every frame
+        // is flushed to the kernel when sent, so bytesToWrite() is what the
+        // kernel would not take. The close frame queues behind the backlog,
+        // so the socket is cut after 1 s.
         if (socket->bytesToWrite() > m_settings.maxBacklogBytes) {
             it->closedByServer = true;
             bump(m_status->metrics.backlogClosures);
@@ -376,6 +383,7 @@ void WitnessHub::broadcast(const QString &frame, quint64 version)
             continue;
         }
         socket->sendTextMessage(frame);
+        socket->flush();
         ++frames;
     }
     m_status->metrics.recordFanout(timer.nsecsElapsed() / 1000, frames);

@@ -45,8 +45,9 @@ test('SIGTERM drains witnesses over the window', async (t) => {
   const closes = await Promise.all(witnesses.map((ws) => ws.closed));
 
   assert.equal(status.code, 0, `exit status ${JSON.stringify(status)}`);
-  // The window is min(2000 ms, 10 ms per witness) = 400 ms, plus 2 s grace.
-  assert.ok(exitMs < 4000, `exited after ${exitMs} ms`);
+  // The window is min(2000 ms, 10 ms per witness) = 400 ms, plus at most
+  // 2 s for the close handshakes; the rest allows for a loaded machine.
+  assert.ok(exitMs < 6000, `exited after ${exitMs} ms`);
   assert.deepEqual(new Set(closes.map((c) => c.code)), new Set([1001]));
 
   const times = closes.map((c) => c.at).sort((a, b) => a - b);

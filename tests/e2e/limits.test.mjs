@@ -179,7 +179,9 @@ test('witness that stops reading closed at backlog limit', async (t) => {
   sockets.push(reader);
   const stalled = await openSocket(server);
   sockets.push(stalled);
-  await waitFor(async () => (await concurrent(server)) === 2, { what: 'two witnesses' });
+  await waitFor(async () => (await concurrent(server)) === 2, { what: 'two witnesses' }).catch(async (error) => {
+    throw new Error(`${error.message}\nstate: ${await httpText(server, '/metrics/state')}\n${server.output}`);
+  });
 
   // Stop reading, then request 4000 welcomes (each repeated join gets a full
   // snapshot of about 2.5 KB). That is more than the kernel's socket buffers
@@ -188,7 +190,11 @@ test('witness that stops reading closed at backlog limit', async (t) => {
   stalled._socket.pause();
   for (let i = 0; i < 4000; i++) stalled.send(JSON.stringify(['1', String(i + 2), 'collective:lobby', 'phx_join', {}]));
   await waitFor(async () => (await metricSample(server, 'collective_refused_connections_total', 'send_backlog')) >= 1,
-    { timeoutMs: 10000, intervalMs: 100, what: 'the stalled witness to be closed' });
+    { timeoutMs: 10000, intervalMs: 100, what: 'the stalled witness to be closed' }).catch(async (error) => {
+    const state = await httpText(server, '/metrics/state');
+    throw new Error(`${error.message}\nstate: ${state}\nstalled readyState ${stalled.readyState}, ` +
+                    `buffered by the client ${stalled.bufferedAmount}\nserver log:\n${server.output}`);
+  });
   await waitFor(async () => (await concurrent(server)) === 1, { timeoutMs: 5000, what: 'the count to fall to 1' });
   assert.equal(reader.readyState, WebSocket.OPEN, 'the reading witness stays connected');
 });

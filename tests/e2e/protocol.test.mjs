@@ -634,22 +634,24 @@ test('ticks arrive each interval with growing total', async (t) => {
     assert.ok(payload.total_connection_seconds >= previous.total_connection_seconds, 'the total never falls');
   }
 
+  // The configured interval is used (not the 5 s default). The bound is
+  // loose because a loaded machine delays ticks; Chronos then adds the
+  // longer time instead of losing it, which the total below checks.
   const tickCount = end.payload.tick - start.payload.tick;
   const meanIntervalMs = (end.at - start.at) / tickCount;
-  assert.ok(
-    Math.abs(meanIntervalMs - tickIntervalMs) <= 0.15 * tickIntervalMs,
-    `mean tick interval ${meanIntervalMs.toFixed(1)} ms, configured ${tickIntervalMs} ms`,
-  );
+  assert.ok(meanIntervalMs >= 0.9 * tickIntervalMs, `mean tick interval ${meanIntervalMs.toFixed(1)} ms`);
+  assert.ok(meanIntervalMs <= 2 * tickIntervalMs, `mean tick interval ${meanIntervalMs.toFixed(1)} ms`);
 
-  // Each tick adds witnesses × interval. The total is reported in whole
-  // seconds, so the two readings can hide up to one more second.
+  // The total grows by witnesses × the time between the two ticks. Both
+  // arrival times carry delivery delay, and the total is reported in whole
+  // seconds, so one tick of witness time plus one second is allowed.
   const growth = end.payload.total_connection_seconds - start.payload.total_connection_seconds;
   t.diagnostic(`${tickCount} ticks in ${end.at - start.at} ms, total grew by ${growth} s`);
-  const expected = (witnessCount * tickCount * tickIntervalMs) / 1000;
+  const expected = (witnessCount * (end.at - start.at)) / 1000;
   const tolerance = (witnessCount * tickIntervalMs) / 1000 + 1;
   assert.ok(
     Math.abs(growth - expected) <= tolerance,
-    `total grew by ${growth} s over ${tickCount} ticks, expected ${expected} ± ${tolerance} s`,
+    `total grew by ${growth} s over ${tickCount} ticks, expected ${expected.toFixed(2)} ± ${tolerance} s`,
   );
 
   // A broadcast is the same frame for every socket.
