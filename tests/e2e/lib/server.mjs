@@ -48,11 +48,13 @@ export async function getJson(baseUrl, path) {
 }
 
 // A running server process. `env` adds or overrides environment variables;
-// `dataDir` reuses a data directory (to test restarts).
+// `dataDir` reuses a data directory (to test restarts); `openFileLimit`
+// starts it under `ulimit -n` with that many descriptors.
 export class ServerProcess {
-  constructor({ port, env = {}, dataDir } = {}) {
+  constructor({ port, env = {}, dataDir, openFileLimit } = {}) {
     this.port = port;
     this.env = env;
+    this.openFileLimit = openFileLimit;
     this.ownsDataDir = !dataDir;
     this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'collective-e2e-'));
     this.output = '';
@@ -65,7 +67,10 @@ export class ServerProcess {
   async start() {
     if (!this.port) this.port = await freePort();
     this.output = '';
-    this.child = spawn(serverBinary, [], {
+    const [command, args] = this.openFileLimit
+      ? ['bash', ['-c', `ulimit -n ${Number(this.openFileLimit)} && exec "$0"`, serverBinary]]
+      : [serverBinary, []];
+    this.child = spawn(command, args, {
       env: {
         ...process.env,
         PORT: String(this.port),
