@@ -20,6 +20,7 @@ import WebSocket from 'ws';
 
 import { catalogue, checkedTransport, FrameLog } from './lib/schema.mjs';
 import { freePort, ServerProcess, serverBinary, sleep, waitFor } from './lib/server.mjs';
+import { replyOf, within } from './lib/phoenix.mjs';
 
 const LOBBY = 'collective:lobby';
 const OK_REPLY = { status: 'ok', response: {} };
@@ -28,27 +29,6 @@ const OK_REPLY = { status: 'ok', response: {} };
 // shared/milestones.json.
 const catalogueFields = ({ id, name, description, kind, threshold }) => ({ id, name, description, kind, threshold });
 const evolutionFields = ({ id, name, description, kind }) => ({ id, name, description, kind });
-
-// Resolves with the outcome of a phoenix Push: `{ status, response }`, where
-// status is 'ok', 'error' or 'timeout'.
-function replyOf(push) {
-  return new Promise((resolve) => {
-    push
-      .receive('ok', (response) => resolve({ status: 'ok', response }))
-      .receive('error', (response) => resolve({ status: 'error', response }))
-      .receive('timeout', () => resolve({ status: 'timeout' }));
-  });
-}
-
-// Resolves with `promise`, or rejects after `timeoutMs` with a message that
-// contains `description`.
-function within(promise, timeoutMs, description) {
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${description}`)), timeoutMs);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 // A witness that uses the official phoenix client. `frames` contains every
 // frame that the socket received, rebuilt as the V2 array from the client's

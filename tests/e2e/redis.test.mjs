@@ -21,6 +21,7 @@ import { Socket } from 'phoenix';
 import { RedisProcess } from './lib/redis.mjs';
 import { catalogue, checkedTransport, FrameLog } from './lib/schema.mjs';
 import { getJson, ServerProcess, serverBinary, sleep, waitFor } from './lib/server.mjs';
+import { replyOf, within } from './lib/phoenix.mjs';
 
 const LOBBY = 'collective:lobby';
 const TICK_MS = 500;
@@ -75,7 +76,7 @@ class Witness {
   async connect() {
     const opened = new Promise((resolve) => this.socket.onOpen(resolve));
     this.socket.connect();
-    await waitForPromise(opened, 5000, `the phoenix socket to ${this.server.socketUrl} to open`);
+    await within(opened, 5000, `the phoenix socket to ${this.server.socketUrl} to open`);
   }
 
   // Joins the lobby of a connected socket and resolves with the welcome
@@ -120,31 +121,12 @@ class Witness {
 
   async close() {
     const disconnected = new Promise((resolve) => this.socket.disconnect(resolve));
-    await waitForPromise(disconnected, 2000, 'the phoenix socket to close').catch(() => {});
+    await within(disconnected, 2000, 'the phoenix socket to close').catch(() => {});
 
     // Leaving the channel of a closed socket only resets its rejoin timer,
     // so no timer outlives the test.
     this.channel.leave();
   }
-}
-
-// Resolves with the outcome of a phoenix Push: `{ status, response }`, where
-// status is 'ok', 'error' or 'timeout'.
-function replyOf(push) {
-  return new Promise((resolve) => {
-    push
-      .receive('ok', (response) => resolve({ status: 'ok', response }))
-      .receive('error', (response) => resolve({ status: 'error', response }))
-      .receive('timeout', () => resolve({ status: 'timeout' }));
-  });
-}
-
-function waitForPromise(promise, timeoutMs, description) {
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${description}`)), timeoutMs);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 // One Redis, the server nodes that share it and their witnesses. dispose()
