@@ -4,6 +4,7 @@
 #include "config/redisendpoint.h"
 
 #include <QByteArray>
+#include <QFile>
 #include <QHostAddress>
 #include <QProcess>
 #include <QStandardPaths>
@@ -54,9 +55,10 @@ public:
         m_process.waitForFinished(5000);
     }
 
-    // Freezes or thaws the server, as a hung Redis would behave.
-    void pause() { ::kill(pid_t(m_process.processId()), SIGSTOP); }
-    void resume() { ::kill(pid_t(m_process.processId()), SIGCONT); }
+    // Freezes or thaws the server, as a hung Redis would behave. Returns
+    // once the kernel shows the process stopped or running again.
+    bool pause() { return signalAndWait(SIGSTOP, 'T'); }
+    bool resume() { return signalAndWait(SIGCONT, 'S'); }
 
     QByteArray cli(const QStringList &arguments)
     {
@@ -75,6 +77,31 @@ public:
     }
 
 private:
+    // The state letter in /proc/PID/stat: T stopped, S sleeping, R running.
+    char processState() const
+    {
+        QFile stat(QStringLiteral("/proc/%1/stat").arg(m_process.processId()));
+        if (!stat.open(QIODevice::ReadOnly))
+            return '?';
+        const QByteArray text = stat.readAll();
+        const qsizetype close = text.lastIndexOf(')');
+        return close > 0 && close + 2 < text.size() ? text.at(close + 2) : '?';
+    }
+
+    bool signalAndWait(int signal, char state)
+    {
+        const qint64 pid = m_process.processId();
+        if (pid <= 0 || ::kill(pid_t(pid), signal) != 0)
+            return false;
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            const char now = processState();
+            if (state == 'T' ? now == 'T' : now != 'T')
+                return true;
+            QThread::msleep(10);
+        }
+        return false;
+    }
+
     QTemporaryDir m_dir;
     QProcess m_process;
     quint16 m_port = 0;

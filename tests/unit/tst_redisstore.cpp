@@ -52,6 +52,7 @@ class TestRedisStore : public QObject
 private Q_SLOTS:
     void initTestCase();
     void init();
+    void cleanup();
     void cleanupTestCase();
 
     void nodesSumTheirCounts();
@@ -72,6 +73,12 @@ void TestRedisStore::initTestCase()
 void TestRedisStore::init()
 {
     m_redis.cli({QStringLiteral("FLUSHALL")});
+}
+
+void TestRedisStore::cleanup()
+{
+    // A test that failed while Redis was frozen must not leave it frozen.
+    m_redis.resume();
 }
 
 void TestRedisStore::cleanupTestCase()
@@ -143,16 +150,16 @@ void TestRedisStore::hungRedisKeepsOwedSecondsUntilItReturns()
     QSignalSpy readiness(store.get(), &StateStore::readinessChanged);
 
     // Redis freezes with a report on the wire: the store must not wait for it.
-    m_redis.pause();
+    QVERIFY2(m_redis.pause(), "redis-server did not stop on SIGSTOP");
     const ReportResult during = reportAndWait(*store, NodeReport{3, 1, {}}, 1000);
     QCOMPARE(during.state.totalConnectionSeconds, qint64(13)); // its own estimate
-    QTRY_VERIFY_WITH_TIMEOUT(!store->isReady(), 4000);
+    QTRY_VERIFY_WITH_TIMEOUT(!store->isReady(), 8000);
     QVERIFY(store->notReadyReason().contains(QLatin1String("unreachable")));
     QCOMPARE(reportAndWait(*store, NodeReport{4, 1, {}}, 1000).state.totalConnectionSeconds, qint64(17));
 
     // When Redis thaws it may still run the frozen report; the resent copy
     // carries the same sequence and is skipped, so nothing counts twice.
-    m_redis.resume();
+    QVERIFY2(m_redis.resume(), "redis-server did not continue on SIGCONT");
     QTRY_VERIFY_WITH_TIMEOUT(store->isReady(), 8000);
     QTRY_COMPARE_WITH_TIMEOUT(
             m_redis.cli({QStringLiteral("GET"), QStringLiteral("global:total_connection_seconds")}).trimmed(),
