@@ -49,6 +49,10 @@ public:
     void open();
     void close();
 
+    // Gives up on the current connection as if it had been lost, and
+    // reconnects after the backoff. For callers that see a reply overdue.
+    void abandon(const QString &reason) { drop(reason); }
+
     bool isReady() const { return m_ready; }
     QString lastError() const { return m_lastError; }
 

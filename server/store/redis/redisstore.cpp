@@ -97,8 +97,9 @@ RedisStore::RedisStore(const RedisEndpoint &endpoint, int tickIntervalMs, QObjec
       m_tickIntervalMs(tickIntervalMs),
       m_nodeId(QUuid::createUuid().toString(QUuid::Id128)),
       // A reply slower than a tick, or 2 s, means the server is stuck.
-      m_commands(endpoint, QStringLiteral("commands"), qMax(2000, tickIntervalMs), this),
-      m_subscriber(endpoint, QStringLiteral("events"), qMax(2000, tickIntervalMs), this)
+      m_replyTimeoutMs(qMax(2000, tickIntervalMs)),
+      m_commands(endpoint, QStringLiteral("commands"), m_replyTimeoutMs, this),
+      m_subscriber(endpoint, QStringLiteral("events"), m_replyTimeoutMs, this)
 {
     connect(&m_commands, &RedisConnection::ready, this, &RedisStore::handleCommandsReady);
     connect(&m_commands, &RedisConnection::lost, this, &RedisStore::handleCommandsLost);
@@ -119,13 +120,19 @@ RedisStore::RedisStore(const RedisEndpoint &endpoint, int tickIntervalMs, QObjec
             m_inFlight->reportId = 0;
         }
     });
+    m_clock.start();
     connect(&m_refreshTimer, &QTimer::timeout, this, [this] {
         if (!m_commands.isReady())
             return;
-        if (!m_inFlight)
+        if (!m_inFlight) {
             sendBatch(0);
-        else if (!m_inFlightSent)
+        } else if (!m_inFlightSent) {
             runBatch(); // a batch whose script failed is retried
+        } else if (m_clock.elapsed() - m_inFlightSentAtMs > m_replyTimeoutMs) {
+            // The connection's own watchdog should have caught this; a second
+            // check here keeps a silent Redis from holding the batch for ever.
+            m_commands.abandon(QStringLiteral("no reply to a report within %1 ms").arg(m_replyTimeoutMs));
+        }
     });
 }
 
@@ -315,6 +322,7 @@ void RedisStore::runBatch()
     m_inFlightSent = m_commands.command(arguments, [this](const redisReply *reply, const QString &error) {
         handleBatchReply(reply, error);
     });
+    m_inFlightSentAtMs = m_clock.elapsed();
     if (m_inFlightSent && batch.reportId != 0)
         m_answerTimer.start();
     if (!m_inFlightSent && batch.reportId != 0) {

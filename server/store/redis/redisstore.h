@@ -31,6 +31,7 @@
 #include "store/redis/redisconnection.h"
 #include "store/statestore.h"
 
+#include <QElapsedTimer>
 #include <QHash>
 #include <QTimer>
 
@@ -93,6 +94,7 @@ private:
     const RedisEndpoint m_endpoint;
     const int m_tickIntervalMs;
     const QString m_nodeId;
+    const int m_replyTimeoutMs;
     RedisConnection m_commands;
     RedisConnection m_subscriber;
     QTimer m_refreshTimer;
@@ -112,6 +114,8 @@ private:
     qint64 m_sequence = 0;
     std::optional<Batch> m_inFlight; // sent, reply not seen yet
     bool m_inFlightSent = false;
+    qint64 m_inFlightSentAtMs = 0;  // monotonic, when the batch in flight was sent
+    QElapsedTimer m_clock;
     bool m_flushWanted = false;
     bool m_scriptFailing = false; // logged once per failure streak
 };
