@@ -192,9 +192,14 @@ test_redis_without_any_redis_fails_clearly() {
     check_contains "$output" "no Redis is running" "redis message"
 }
 
-test_bench_says_not_written() {
+test_bench_options() {
     local output status=0
-    output="$("$DEPLOY" bench 2>&1)" || status=$?
-    check_equal 2 "$status" "bench exit code"
-    check_contains "$output" "not written yet" "bench message"
+    output="$("$DEPLOY" bench --help 2>&1)" || status=$?
+    check_equal 0 "$status" "bench --help exit code"
+    check_contains "$output" "--full" "bench --help text"
+
+    status=0
+    output="$("$DEPLOY" bench --bogus 2>&1)" || status=$?
+    check_equal 1 "$status" "bench --bogus exit code"
+    check_contains "$output" "unknown bench option" "bench --bogus message"
 }
