@@ -251,10 +251,7 @@ void Generator::handleEvent(int index, std::uint32_t events)
         socklen_t length = sizeof socketError;
         ::getsockopt(connection.fd, SOL_SOCKET, SO_ERROR, &socketError, &length);
         const std::string cause = "error " + errnoName(socketError ? socketError : EIO);
-        if (connection.phase == Phase::Joined)
-            lose(index, cause);
-        else
-            fail(index, cause + " " + phaseName(int(connection.phase)));
+        drop(index, cause);
         return;
     }
     if (events & EPOLLOUT)
@@ -300,17 +297,11 @@ void Generator::readFrom(int index)
         if (errno == EAGAIN || errno == EINTR)
             return;
         const std::string cause = "error " + errnoName(errno);
-        if (connection.phase == Phase::Joined)
-            lose(index, cause);
-        else
-            fail(index, cause + " " + phaseName(int(connection.phase)));
+        drop(index, cause);
         return;
     }
     if (received == 0) {
-        if (connection.phase == Phase::Joined)
-            lose(index, "eof");
-        else
-            fail(index, std::string("eof ") + phaseName(int(connection.phase)));
+        drop(index, "eof");
         return;
     }
 
@@ -563,6 +554,15 @@ void Generator::lose(int index, const std::string &cause)
     ++m_results.closesAfterJoin[cause];
     connection.phase = Phase::Done;
     closeSocket(index);
+}
+
+void Generator::drop(int index, const std::string &cause)
+{
+    const Connection &connection = m_connections[std::size_t(index)];
+    if (connection.phase == Phase::Joined)
+        lose(index, cause);
+    else
+        fail(index, cause + " " + phaseName(int(connection.phase)));
 }
 
 void Generator::closeSocket(int index)

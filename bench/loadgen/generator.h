@@ -68,6 +68,9 @@ private:
     void fail(int index, const std::string &cause);
     // Records the loss of a welcomed socket.
     void lose(int index, const std::string &cause);
+    // Ends a socket for `cause`: a loss once welcomed, else a failure that
+    // names the phase it reached.
+    void drop(int index, const std::string &cause);
     void closeSocket(int index);
 
     void sendDueHeartbeats(std::int64_t nowUs);
