@@ -21,9 +21,8 @@ import { Socket } from 'phoenix';
 import { RedisProcess } from './lib/redis.mjs';
 import { catalogue, checkedTransport, FrameLog } from './lib/schema.mjs';
 import { getJson, ServerProcess, serverBinary, sleep, waitFor } from './lib/server.mjs';
-import { replyOf, within } from './lib/phoenix.mjs';
+import { lobbyClient, replyOf, within } from './lib/phoenix.mjs';
 
-const LOBBY = 'collective:lobby';
 const TICK_MS = 500;
 const OUTAGE_MS = Number(process.env.COLLECTIVE_TEST_OUTAGE_MS ?? 30_000);
 
@@ -56,20 +55,8 @@ async function eventually(check, { timeoutMs = 3000, intervalMs = 50 } = {}) {
 class Witness {
   constructor(server, transport) {
     this.server = server;
-    this.socket = new Socket(server.socketUrl, {
-      transport,
-      timeout: 5000,
-      // A reconnect would hide a dropped socket and could land on another
-      // node that takes the port, so it waits longer than any test runs.
-      reconnectAfterMs: () => 60_000,
-      rejoinAfterMs: () => 60_000,
-    });
-    this.channel = this.socket.channel(LOBBY);
-    this.events = [];
+    Object.assign(this, lobbyClient(Socket, server, transport));
     this.closeEvents = [];
-    for (const event of ['welcome', 'tick', 'presence', 'evolution']) {
-      this.channel.on(event, (payload) => this.events.push({ event, payload, at: Date.now() }));
-    }
     this.socket.onClose((event) => this.closeEvents.push({ code: event.code, reason: event.reason, at: Date.now() }));
   }
 

@@ -15,26 +15,14 @@ import { Socket } from 'phoenix';
 
 import { checkedTransport, FrameLog } from './lib/schema.mjs';
 import { ServerProcess, serverBinary, sleep, waitFor } from './lib/server.mjs';
+import { lobbyClient } from './lib/phoenix.mjs';
 
-const LOBBY = 'collective:lobby';
 
 // A phoenix socket joined to the lobby. `events` contains the lobby events in
 // arrival order, and `joinedAt` is the time the join reply arrived.
 class Witness {
   constructor(server, transport) {
-    this.socket = new Socket(server.socketUrl, {
-      transport,
-      timeout: 5000,
-      // After the stop the client must not reconnect to whichever server
-      // takes the port, so reconnects wait longer than the test runs.
-      reconnectAfterMs: () => 60_000,
-      rejoinAfterMs: () => 60_000,
-    });
-    this.channel = this.socket.channel(LOBBY);
-    this.events = [];
-    for (const event of ['welcome', 'tick', 'presence', 'evolution']) {
-      this.channel.on(event, (payload) => this.events.push({ event, payload }));
-    }
+    Object.assign(this, lobbyClient(Socket, server, transport));
   }
 
   async join() {

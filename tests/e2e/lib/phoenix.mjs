@@ -20,3 +20,25 @@ export function within(promise, timeoutMs, description) {
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
+
+export const LOBBY = 'collective:lobby';
+
+// Makes a phoenix Socket (not yet connected) and its lobby channel for one
+// witness. Reconnects and rejoins wait longer than any test runs, because a
+// reconnect would hide a dropped socket and could reach another server that
+// took the port. `events` receives the lobby events in arrival order, each
+// as { event, payload, at }.
+export function lobbyClient(Socket, server, transport) {
+  const socket = new Socket(server.socketUrl, {
+    transport,
+    timeout: 5000,
+    reconnectAfterMs: () => 60_000,
+    rejoinAfterMs: () => 60_000,
+  });
+  const channel = socket.channel(LOBBY);
+  const events = [];
+  for (const event of ['welcome', 'tick', 'presence', 'evolution']) {
+    channel.on(event, (payload) => events.push({ event, payload, at: Date.now() }));
+  }
+  return { socket, channel, events };
+}
