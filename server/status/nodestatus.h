@@ -50,10 +50,10 @@ struct NodeMetrics
     static const char *rejectReasonName(RejectReason reason);
 };
 
-// What the main thread publishes after each change of the global state.
+// The state the main thread publishes after each change of the global state.
 struct PublishedState
 {
-    GlobalState global;                // as of the last store answer and local change
+    GlobalState global;                // as of the last store reply and local change
     qint64 localWitnessesAtPublish = 0; // this node's share of global.concurrentConnections
     ChronosStats chronos;
     qint64 startedAtMs = 0;            // monotonic, when the node started
@@ -95,7 +95,7 @@ public:
     // than the last publish: a welcome must count the witness it greets.
     GlobalState liveGlobalState() const;
 
-    // Readiness per the health contract: the store answers and Chronos ticked
+    // Readiness per the health contract: the store replies and Chronos ticked
     // within three intervals. Returns an empty string when ready, else why not.
     QString notReadyReason() const;
 

@@ -448,8 +448,8 @@ GlobalState RedisStore::estimate() const
 
 bool RedisStore::close(const NodeReport &finalReport, int timeoutMs)
 {
-    // Runs a private event loop until the final batch is answered, because
-    // the main loop is about to end.
+    // Runs a private event loop until Redis replies to the final batch,
+    // because the main loop is about to end.
     m_refreshTimer.stop();
     NodeReport last = finalReport;
     last.liveWitnesses = 0;

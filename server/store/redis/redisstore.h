@@ -56,8 +56,8 @@ public:
     QString nodeId() const { return m_nodeId; }
 
 private:
-    // What one script run hands Redis. It is resent unchanged after a lost
-    // reply, so its sequence lets Redis skip it when it was applied already.
+    // The arguments of one script run. A batch is resent unchanged after a
+    // lost reply, so its sequence lets Redis skip it when it was applied already.
     struct Batch
     {
         qint64 sequence = 0;
@@ -65,7 +65,7 @@ private:
         qint64 liveWitnesses = 0;
         qint64 observedPeak = 0;
         QStringList claims;
-        quint64 reportId = 0; // the report this batch answers; 0 for a refresh
+        quint64 reportId = 0; // the report this batch replies to; 0 for a refresh
         qint64 version = 0;   // this node's count version written with it
     };
 
@@ -98,7 +98,7 @@ private:
     RedisConnection m_commands;
     RedisConnection m_subscriber;
     QTimer m_refreshTimer;
-    QTimer m_answerTimer; // a report is answered with an estimate when Redis is slow
+    QTimer m_answerTimer; // a report gets an estimate when Redis is slow
 
     bool m_opened = false;         // opened() was emitted
     bool m_outageLogged = false;
