@@ -466,6 +466,17 @@ cmd_test_sanitize() {
     # NOTE: leak detection is off because Qt keeps some allocations until
     # exit on purpose; address and undefined-behaviour errors still fail.
     (cd "$ROOT" && ctest --preset asan) || fail "Qt Test suites failed under the sanitizers"
+
+    # The server itself under the sanitizers, driven by the end-to-end tests
+    # that exercise its socket threads, limits, drain and error paths. A
+    # sanitizer report aborts the server, which fails the test that ran it.
+    ensure_node
+    (cd "$ROOT/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed in tests/e2e"
+    say "running end-to-end tests against the sanitizer build of the server"
+    (cd "$ROOT/tests/e2e" && COLLECTIVE_SERVER_BIN="$ROOT/build/asan/server/collective-server" \
+        ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+        node --test --test-concurrency=1 protocol.test.mjs limits.test.mjs drain.test.mjs privacy.test.mjs) \
+        || fail "end-to-end tests failed against the sanitizer build"
 }
 
 # Builds the libFuzzer targets (CMake preset fuzz) and runs each for a
