@@ -276,20 +276,23 @@ void WitnessHub::join(QWebSocket *socket, Session &session, const Frame &frame)
 
 void WitnessHub::leave(QWebSocket *socket, Session &session, const Frame &frame)
 {
-    send(socket, protocol::replyFrame(frame, true));
-
-    Frame closing;
-    closing.joinRef = session.joinRef;
-    closing.ref = session.joinRef;
-    closing.topic = frame.topic;
-    closing.event = closeEvent;
-    send(socket, closing);
-
+    // The witness stops counting before the reply goes out, so anything the
+    // client asks after the reply already sees it gone.
+    const std::optional<QString> joinRef = session.joinRef;
     session.joinRef.reset();
     --m_joinedHere;
     m_status->localWitnesses.fetch_sub(1, std::memory_order_relaxed);
     bump(m_status->metrics.leaves);
     m_witnessCountChanged();
+
+    send(socket, protocol::replyFrame(frame, true));
+
+    Frame closing;
+    closing.joinRef = joinRef;
+    closing.ref = joinRef;
+    closing.topic = frame.topic;
+    closing.event = closeEvent;
+    send(socket, closing);
 }
 
 void WitnessHub::send(QWebSocket *socket, const Frame &frame)
