@@ -1,4 +1,4 @@
-// Where a Redis server is, as given by REDIS_URL:
+// The location of a Redis server, as given by REDIS_URL:
 //   redis://[:password@]host:port[/db]
 //   unix:///path/to/redis.sock[?db=N]   (a password may be given as
 //                                        unix://:password@/path)
@@ -18,7 +18,7 @@ struct RedisEndpoint
     QString password;   // empty: no AUTH
     int database = 0;
 
-    // host:port or the socket path, for logs. Never holds the password.
+    // host:port or the socket path, for logs. Never contains the password.
     QString describe() const;
 };
 

@@ -180,7 +180,7 @@ void ConnectionLayer::shutdown(protocol::CloseCode code, const QString &reason, 
     }
 
     // The socket threads keep running while the close frames go out and the
-    // peers answer; a peer that never answers is cut off at the deadline.
+    // peers reply, and a peer that never replies is cut off at the deadline.
     QElapsedTimer waited;
     waited.start();
     QEventLoop loop;

@@ -249,7 +249,6 @@ void WitnessHub::join(QWebSocket *socket, Session &session, const Frame &frame)
     const PublishedView view = newWitness ? m_status->countJoin() : m_status->view();
     session.welcomeVersion = view.version;
     if (newWitness) {
-        ++m_joinedHere;
         bump(m_status->metrics.joins);
         m_witnessCountChanged();
     }
@@ -280,7 +279,6 @@ void WitnessHub::leave(QWebSocket *socket, Session &session, const Frame &frame)
     // client asks after the reply already sees it gone.
     const std::optional<QString> joinRef = session.joinRef;
     session.joinRef.reset();
-    --m_joinedHere;
     m_status->localWitnesses.fetch_sub(1, std::memory_order_relaxed);
     bump(m_status->metrics.leaves);
     m_witnessCountChanged();
@@ -350,7 +348,6 @@ void WitnessHub::handleDisconnect(QWebSocket *socket)
     qCDebug(lcSocket, "Socket thread %d: a socket closed (code %d, %s).", m_index, int(socket->closeCode()),
             it->closedByServer ? "by the server" : "by the client or the network");
     if (it->joinRef) {
-        --m_joinedHere;
         m_status->localWitnesses.fetch_sub(1, std::memory_order_relaxed);
         bump(m_status->metrics.leaves);
         m_witnessCountChanged();

@@ -127,7 +127,6 @@ private:
         std::function<void()> releaseAdmission;
     };
     QHash<QPair<quint64, quint16>, Handshake> m_handshakes;
-    qint64 m_joinedHere = 0;
     bool m_acceptingPaused = false;
     bool m_closing = false;
 };

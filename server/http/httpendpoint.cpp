@@ -65,7 +65,7 @@ bool HttpEndpoint::handleRequest(const QHttpServerRequest &request, QTcpSocket *
     }
 
     // Qt upgrades every upgrade request that was handled, so an upgrade to
-    // another path must stay unhandled: missingHandler() answers 404.
+    // another path must stay unhandled: missingHandler() responds with 404.
     if (isWebSocketUpgrade(request))
         return false;
 

@@ -1,4 +1,4 @@
-// Which browser origins may open a WebSocket, as Phoenix's check_origin
+// The rule for which browser origins may open a WebSocket, as Phoenix's check_origin
 // decides: the host of the Origin header must be one of the public hosts
 // (PHX_HOST; "*.example.org" matches its subdomains), or, in dev, a
 // loopback name. A request without an Origin header does not come from a

@@ -136,8 +136,13 @@ void CollectiveNode::handleStoreOpened(const GlobalState &state)
 
 GlobalState CollectiveNode::currentState() const
 {
+    return stateWith(m_localWitnesses);
+}
+
+GlobalState CollectiveNode::stateWith(qint64 localWitnesses) const
+{
     GlobalState state = m_global;
-    state.concurrentConnections = m_otherNodesWitnesses + m_localWitnesses;
+    state.concurrentConnections = m_otherNodesWitnesses + localWitnesses;
     state.peakConnections = std::max({state.peakConnections, state.concurrentConnections, m_peakSeen});
     return state;
 }
@@ -195,7 +200,7 @@ void CollectiveNode::sendReport(qint64 addedSeconds, qint64 tick)
 
 void CollectiveNode::handleReportApplied(const ReportResult &result)
 {
-    // A refresh the store made by itself answers no report.
+    // A refresh the store made by itself replies to no report.
     PendingReport pending;
     if (result.reportId != 0 && m_pendingReports.contains(result.reportId)) {
         pending = m_pendingReports.take(result.reportId);
@@ -334,10 +339,8 @@ PublishedView CollectiveNode::publishStatus()
     // The live count is read under the board's lock (see NodeStatus::publish),
     // so it can be newer than the last count-change notification.
     return m_status.publish([this](PublishedState &published, qint64 liveLocal) {
-        GlobalState state = m_global;
-        state.concurrentConnections = m_otherNodesWitnesses + liveLocal;
-        m_peakSeen = std::max({m_peakSeen, state.peakConnections, state.concurrentConnections});
-        state.peakConnections = m_peakSeen;
+        const GlobalState state = stateWith(liveLocal);
+        m_peakSeen = state.peakConnections;
 
         published.global = state;
         published.chronos = m_chronos.stats();

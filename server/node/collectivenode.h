@@ -77,7 +77,10 @@ private:
     void broadcastEvolution(const QString &id);
     PublishedView publishStatus();
     void broadcast(const char *event, const QJsonObject &payload, quint64 version);
+    // The global state with this node's count taken from the last
+    // count-change notification, or with `localWitnesses`.
     GlobalState currentState() const;
+    GlobalState stateWith(qint64 localWitnesses) const;
 
     Config m_config;
     SteadyClock m_clock;

@@ -74,16 +74,8 @@ PublishedState NodeStatus::read() const
 
 GlobalState NodeStatus::liveGlobalState() const
 {
-    GlobalState global;
-    qint64 localAtPublish = 0;
-    {
-        QMutexLocker locker(&m_mutex);
-        global = m_state.global;
-        localAtPublish = m_state.localWitnessesAtPublish;
-    }
-    const qint64 others = qMax<qint64>(0, global.concurrentConnections - localAtPublish);
-    global.concurrentConnections = others + localWitnesses.load(std::memory_order_relaxed);
-    qint64 peak = qMax(global.peakConnections, global.concurrentConnections);
+    GlobalState global = view().global;
+    const qint64 peak = global.peakConnections;
     qint64 shown = m_peakShown.load(std::memory_order_relaxed);
     while (peak > shown && !m_peakShown.compare_exchange_weak(shown, peak, std::memory_order_relaxed)) {
     }

@@ -30,14 +30,14 @@ struct GlobalState
     QStringList unlockedMilestones; // in unlock order
 };
 
-// What one node hands the store.
+// A node's report to the store.
 struct NodeReport
 {
     qint64 addedSeconds = 0;    // whole witness-seconds owed since the last report
     qint64 liveWitnesses = 0;   // this node's joined witnesses now
     QStringList milestoneClaims; // ids this node saw reach their condition
     qint64 observedPeak = 0;    // highest global count this node saw since its last report
-    quint64 id = 0;             // chosen by the node; the answer carries it back
+    quint64 id = 0;             // chosen by the node; the reply carries it back
 };
 
 struct ReportResult
@@ -46,7 +46,7 @@ struct ReportResult
     // Claims that this report added to the unlocked set first. Only the node
     // whose claim won announces the milestone, so it is announced once.
     QStringList wonClaims;
-    quint64 reportId = 0;      // the report answered; 0 when the store refreshed on its own
+    quint64 reportId = 0;      // the report this replies to; 0 when the store refreshed on its own
     qint64 reportedLive = 0;   // this node's count as included in state.concurrentConnections
 };
 
