@@ -94,12 +94,15 @@ int main(int argc, char *argv[])
         store = std::make_unique<collective::EmbeddedStore>(config.dataDir);
     } else {
         QString error;
-        const auto endpoint = collective::parseRedisUrl(config.redisUrl, &error);
-        if (!endpoint) {
+        const auto seeds = collective::parseRedisSeeds(config.redisUrl, config.redisCluster, &error);
+        if (!seeds) {
             std::fprintf(stderr, "collective-server: %s\n", qPrintable(error));
             return 2;
         }
-        store = std::make_unique<collective::RedisStore>(*endpoint, config.tickIntervalMs);
+        if (config.redisCluster)
+            store = std::make_unique<collective::RedisStore>(*seeds, config.tickIntervalMs);
+        else
+            store = std::make_unique<collective::RedisStore>(seeds->first(), config.tickIntervalMs);
     }
     collective::CollectiveNode node(config, std::move(store));
 

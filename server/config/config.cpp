@@ -33,6 +33,16 @@ bool parseInt(const QString &value, int min, int max, int *out)
     return true;
 }
 
+// "0" or "1".
+bool parseSwitch(const QString &value, bool *out)
+{
+    const QString flag = value.trimmed();
+    if (flag != QLatin1String("0") && flag != QLatin1String("1"))
+        return false;
+    *out = flag == QLatin1String("1");
+    return true;
+}
+
 bool applyPort(const QString &value, Config *config)
 {
     int port = 0;
@@ -88,6 +98,11 @@ bool applyRedisUrl(const QString &value, Config *config)
         return false;
     config->redisUrl = url;
     return true;
+}
+
+bool applyRedisCluster(const QString &value, Config *config)
+{
+    return parseSwitch(value, &config->redisCluster);
 }
 
 bool applySecretKeyBase(const QString &value, Config *config)
@@ -158,11 +173,7 @@ bool applyMaxBacklogBytes(const QString &value, Config *config)
 
 bool applySharePort(const QString &value, Config *config)
 {
-    const QString flag = value.trimmed();
-    if (flag != QLatin1String("0") && flag != QLatin1String("1"))
-        return false;
-    config->sharePort = flag == QLatin1String("1");
-    return true;
+    return parseSwitch(value, &config->sharePort);
 }
 
 bool applyDrainWindow(const QString &value, Config *config)
@@ -180,8 +191,11 @@ const Setting settings[] = {
     {"COLLECTIVE_ENV", "dev or prod", "dev", "run mode; wins over MIX_ENV", applyEnvironment},
     {"PHX_HOST", "host names without scheme or port, comma-separated, *.domain for subdomains", "localhost",
      "public host names; browsers from other origins are refused (403)", applyPublicHosts},
-    {"REDIS_URL", "redis://[:password@]host:port[/db] or unix:///path/to/redis.sock[?db=N]",
+    {"REDIS_URL",
+     "redis://[:password@]host:port[/db] or unix:///path/to/redis.sock[?db=N]; with REDIS_CLUSTER=1, "
+     "one or more redis://[:password@]host:port separated by commas",
      "(empty: embedded store)", "shared state in Redis", applyRedisUrl},
+    {"REDIS_CLUSTER", "0 or 1", "0", "1: REDIS_URL names nodes of a Redis Cluster (seeds)", applyRedisCluster},
     {"SECRET_KEY_BASE", "at least 64 characters", "(empty)",
      "accepted for the seed's deployment; protects nothing, since there are no cookies or tokens",
      applySecretKeyBase},
@@ -231,7 +245,7 @@ QString rejection(const Setting &setting, const QString &source, const QString &
 bool isValidRedisUrl(const QString &text)
 {
     QString error;
-    return parseRedisUrl(text, &error).has_value();
+    return parseRedisSeeds(text, true, &error).has_value() || parseRedisSeeds(text, false, &error).has_value();
 }
 
 ConfigResult parseConfig(const QStringList &environment, const QStringList &arguments)
@@ -301,6 +315,20 @@ ConfigResult parseConfig(const QStringList &environment, const QStringList &argu
             bindGiven = true;
     }
 
+    // REDIS_URL and REDIS_CLUSTER are read one by one above; whether they
+    // fit together is known only now.
+    if (config.redisCluster && config.redisUrl.isEmpty()) {
+        result.error = QStringLiteral("REDIS_CLUSTER=1 needs REDIS_URL to name at least one node of the cluster.");
+        return result;
+    }
+    if (!config.redisUrl.isEmpty()) {
+        QString error;
+        if (!parseRedisSeeds(config.redisUrl, config.redisCluster, &error)) {
+            result.error = error + QLatin1Char('.');
+            return result;
+        }
+    }
+
     if (!bindGiven && config.environment == Environment::Prod)
         config.bindAddress = QHostAddress::AnyIPv4;
     if (config.threads == 0)
@@ -332,7 +360,9 @@ QString describeConfig(const Config &config)
             .arg(config.environment == Environment::Prod ? QStringLiteral("prod") : QStringLiteral("dev"),
                  config.bindAddress.toString())
             .arg(config.port)
-            .arg(config.redisUrl.isEmpty() ? QStringLiteral("embedded") : QStringLiteral("redis"))
+            .arg(config.redisUrl.isEmpty() ? QStringLiteral("embedded")
+                         : config.redisCluster ? QStringLiteral("redis-cluster")
+                                               : QStringLiteral("redis"))
             .arg(config.tickIntervalMs)
             .arg(config.threads)
             .arg(config.idleTimeoutMs)

@@ -36,8 +36,13 @@ struct Config
     // browser) is accepted.
     QStringList publicHosts{QStringLiteral("localhost")};
 
-    // REDIS_URL: empty selects the embedded store.
+    // REDIS_URL: empty selects the embedded store. With REDIS_CLUSTER it may
+    // list several cluster nodes, comma-separated, as seeds.
     QString redisUrl;
+
+    // REDIS_CLUSTER: the servers of REDIS_URL are nodes of a Redis Cluster;
+    // the store finds the other nodes through them.
+    bool redisCluster = false;
 
     // SECRET_KEY_BASE: accepted for compatibility with the seed's deployment.
     // The Collective has no cookies, sessions or signed tokens, so the key
@@ -113,7 +118,8 @@ struct ConfigResult
 };
 
 // True when text is a REDIS_URL of an accepted form: redis://[:password@]host:port[/db]
-// with db 0 to 15, or unix:///path/to/redis.sock.
+// with db 0 to 15, or unix:///path/to/redis.sock, or several of these
+// separated by commas.
 bool isValidRedisUrl(const QString &text);
 
 // Reads the settings. `environment` holds NAME=value entries (as

@@ -56,4 +56,32 @@ std::optional<RedisEndpoint> parseRedisUrl(const QString &text, QString *error)
     return endpoint;
 }
 
+std::optional<QList<RedisEndpoint>> parseRedisSeeds(const QString &urls, bool cluster, QString *error)
+{
+    QList<RedisEndpoint> seeds;
+    for (const QString &url : urls.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        const auto endpoint = parseRedisUrl(url.trimmed(), error);
+        if (!endpoint)
+            return std::nullopt;
+        if (cluster && (!endpoint->socketPath.isEmpty() || endpoint->database != 0)) {
+            *error = QStringLiteral("REDIS_URL names %1, but a Redis Cluster is reached over TCP and has only "
+                                    "database 0")
+                             .arg(url.trimmed());
+            return std::nullopt;
+        }
+        seeds.append(*endpoint);
+    }
+    if (seeds.isEmpty()) {
+        *error = QStringLiteral("REDIS_URL names no server");
+        return std::nullopt;
+    }
+    if (!cluster && seeds.size() > 1) {
+        *error = QStringLiteral("REDIS_URL lists %1 servers; several servers are the seeds of a Redis Cluster, "
+                                "so set REDIS_CLUSTER=1 too")
+                         .arg(seeds.size());
+        return std::nullopt;
+    }
+    return seeds;
+}
+
 } // namespace collective

@@ -25,4 +25,10 @@ struct RedisEndpoint
 // Parses a REDIS_URL. Returns nothing and sets *error on a malformed URL.
 std::optional<RedisEndpoint> parseRedisUrl(const QString &url, QString *error);
 
+// Parses a REDIS_URL that may list several servers, comma-separated: the
+// seeds of a Redis Cluster. Returns nothing and sets *error when one of
+// them is malformed, or when a cluster seed is a unix socket or names a
+// database other than 0 (a cluster has only database 0).
+std::optional<QList<RedisEndpoint>> parseRedisSeeds(const QString &urls, bool cluster, QString *error);
+
 } // namespace collective

@@ -297,7 +297,7 @@ test('killed node stops counting within two ticks', async (t) => {
     // Kill the node with two witnesses and time how long the others take to
     // show 3, as the survivors see it and as Redis stores it.
     const survivors = witnesses.slice(2);
-    const killedKey = `collective:node:${nodeIdOf(killed)}`;
+    const killedKey = `{collective}:node:${nodeIdOf(killed)}`;
     const peakSampler = sampleEvery(50, () => cluster.redis.getInteger(PEAK_KEY));
     const killedAt = Date.now();
     const exit = await killed.stop('SIGKILL');

@@ -53,6 +53,9 @@ public:
     // reconnects after the backoff. For callers that see a reply overdue.
     void abandon(const QString &reason) { drop(reason); }
 
+    // Where the next connect goes; the current connection, if any, stays.
+    void setEndpoint(const RedisEndpoint &endpoint) { m_endpoint = endpoint; }
+
     bool isReady() const { return m_ready; }
     QString lastError() const { return m_lastError; }
 
@@ -82,7 +85,7 @@ private:
     static void onDisconnect(const redisAsyncContext *context, int status);
     static void onReply(redisAsyncContext *context, void *reply, void *privateData);
 
-    const RedisEndpoint m_endpoint;
+    RedisEndpoint m_endpoint;
     const QString m_name;
     const int m_commandTimeoutMs;
 

@@ -2,6 +2,8 @@
 // redisstore.h.
 #include "store/redis/redisstore.h"
 
+#include "store/redis/cluster/clusterrouter.h"
+
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QJsonDocument>
@@ -15,58 +17,85 @@ namespace collective {
 namespace {
 
 const QByteArray eventsChannel = QByteArrayLiteral("collective:events");
+const QByteArray concurrentKey = QByteArrayLiteral("global:concurrent_connections");
+const QByteArray totalKey = QByteArrayLiteral("global:total_connection_seconds");
+const QByteArray unlockedKey = QByteArrayLiteral("global:unlocked_milestones");
+const QByteArray peakKey = QByteArrayLiteral("global:peak_connections");
+const QByteArray nodesKey = QByteArrayLiteral("{collective}:nodes");
+const QByteArray nodeKeyPrefix = QByteArrayLiteral("{collective}:node:");
+const QByteArray appliedKeyPrefix = QByteArrayLiteral("{global:total_connection_seconds}:applied:");
+const QByteArray winnersKey = QByteArrayLiteral("{global:unlocked_milestones}:won_by");
 
-// KEYS: 1 concurrent, 2 total, 3 unlocked set, 4 peak, 5 node set,
-//       6 this node's count, 7 this node's applied sequence
+// KEYS: 1 node set, 2 this node's key
 // ARGV: 1 node id, 2 "<live witnesses> <version>", 3 node key TTL in ms,
-//       4 sequence, 5 seconds to add, 6 observed peak, 7... milestone claims
-// Returns {concurrent, peak, total, {won claims}, {unlocked ids},
-//          {node id, "<count> <version>", ...}}.
+//       4 node key prefix
+// Returns {sum of live node counts, {node id, "<count> <version>", ...}}.
 //
 // A node key holds its count and a version that grows with every update,
 // because the same count also travels by pub/sub: a reader keeps whichever
-// of the two it saw is newer.
-const QByteArray reportScript = QByteArrayLiteral(R"lua(
-redis.call('SET', KEYS[6], ARGV[2], 'PX', ARGV[3])
-redis.call('SADD', KEYS[5], ARGV[1])
-
-local applied = tonumber(redis.call('GET', KEYS[7]) or '0')
-local sequence = tonumber(ARGV[4])
-if sequence > applied then
-  redis.call('INCRBY', KEYS[2], ARGV[5])
-  redis.call('SET', KEYS[7], sequence, 'EX', 86400)
-end
+// of the two it saw is newer. The node keys share the set's hash tag, so
+// reading them by name stays inside the script's slot.
+const QByteArray nodesScript = QByteArrayLiteral(R"lua(
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('SADD', KEYS[1], ARGV[1])
 
 local sum = 0
 local nodes = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do
-  local value = redis.call('GET', 'collective:node:' .. id)
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local value = redis.call('GET', ARGV[4] .. id)
   if value then
     sum = sum + tonumber(string.match(value, '^(%d+)'))
     table.insert(nodes, id)
     table.insert(nodes, value)
   else
-    redis.call('SREM', KEYS[5], id)
+    redis.call('SREM', KEYS[1], id)
   end
 end
-redis.call('SET', KEYS[1], sum)
+return {sum, nodes}
+)lua");
 
-local peak = tonumber(redis.call('GET', KEYS[4]) or '0')
-local candidate = math.max(sum, tonumber(ARGV[6]))
+// KEYS: 1 total seconds, 2 this node's applied sequence
+// ARGV: 1 sequence, 2 seconds to add
+// Returns the total.
+const QByteArray totalScript = QByteArrayLiteral(R"lua(
+local applied = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) > applied then
+  redis.call('INCRBY', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)
+end
+return tonumber(redis.call('GET', KEYS[1]) or '0')
+)lua");
+
+// KEYS: 1 peak
+// ARGV: 1 candidate
+// Returns the peak, which never falls.
+const QByteArray peakScript = QByteArrayLiteral(R"lua(
+local peak = tonumber(redis.call('GET', KEYS[1]) or '0')
+local candidate = tonumber(ARGV[1])
 if candidate > peak then
   peak = candidate
-  redis.call('SET', KEYS[4], peak)
+  redis.call('SET', KEYS[1], peak)
 end
+return peak
+)lua");
 
+// KEYS: 1 unlocked set, 2 winners hash
+// ARGV: 1 "<node id> <sequence>" of this batch, 2... milestone claims
+// Returns {{claims won by this batch}, {unlocked ids}}.
+//
+// The winner is recorded with the batch's sequence, so the same batch
+// resent after a lost reply still wins, and a later claim does not.
+const QByteArray claimsScript = QByteArrayLiteral(R"lua(
 local won = {}
-for i = 7, #ARGV do
-  if redis.call('SADD', KEYS[3], ARGV[i]) == 1 then
+for i = 2, #ARGV do
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[1])
+    table.insert(won, ARGV[i])
+  elseif redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] then
     table.insert(won, ARGV[i])
   end
 end
-
-local total = tonumber(redis.call('GET', KEYS[2]) or '0')
-return {sum, peak, total, won, redis.call('SMEMBERS', KEYS[3]), nodes}
+return {won, redis.call('SMEMBERS', KEYS[1])}
 )lua");
 
 // A node key's value: "<count> <version>".
@@ -91,19 +120,43 @@ QString stringOf(const redisReply *reply)
 
 } // namespace
 
+namespace {
+
+// A reply slower than a tick, or 2 s, means the server is stuck.
+int replyTimeoutFor(int tickIntervalMs)
+{
+    return qMax(2000, tickIntervalMs);
+}
+
+} // namespace
+
 RedisStore::RedisStore(const RedisEndpoint &endpoint, int tickIntervalMs, QObject *parent)
+    : RedisStore(std::make_unique<SingleRedis>(endpoint, replyTimeoutFor(tickIntervalMs)), tickIntervalMs, parent)
+{
+}
+
+RedisStore::RedisStore(const QList<RedisEndpoint> &clusterSeeds, int tickIntervalMs, QObject *parent)
+    : RedisStore(std::make_unique<ClusterRouter>(clusterSeeds, replyTimeoutFor(tickIntervalMs)), tickIntervalMs,
+                 parent)
+{
+}
+
+RedisStore::RedisStore(std::unique_ptr<RedisCommands> commands, int tickIntervalMs, QObject *parent)
     : StateStore(parent),
-      m_endpoint(endpoint),
       m_tickIntervalMs(tickIntervalMs),
       m_nodeId(QUuid::createUuid().toString(QUuid::Id128)),
-      // A reply slower than a tick, or 2 s, means the server is stuck.
-      m_replyTimeoutMs(qMax(2000, tickIntervalMs)),
-      m_commands(endpoint, QStringLiteral("commands"), m_replyTimeoutMs, this),
-      m_subscriber(endpoint, QStringLiteral("events"), m_replyTimeoutMs, this)
+      m_replyTimeoutMs(replyTimeoutFor(tickIntervalMs)),
+      m_commands(std::move(commands)),
+      m_subscriber(m_commands->subscriberEndpoint(), QStringLiteral("events"), m_replyTimeoutMs, this)
 {
-    connect(&m_commands, &RedisConnection::ready, this, &RedisStore::handleCommandsReady);
-    connect(&m_commands, &RedisConnection::lost, this, &RedisStore::handleCommandsLost);
+    m_commands->setParent(this);
+    connect(m_commands.get(), &RedisCommands::ready, this, &RedisStore::handleCommandsReady);
+    connect(m_commands.get(), &RedisCommands::lost, this, &RedisStore::handleCommandsLost);
     connect(&m_subscriber, &RedisConnection::ready, this, &RedisStore::handleSubscriberReady);
+    // In a cluster any node delivers every event, so a lost subscriber
+    // tries the next node instead of waiting for the one that went away.
+    connect(&m_subscriber, &RedisConnection::lost, this,
+            [this] { m_subscriber.setEndpoint(m_commands->subscriberEndpoint()); });
 
     // Refreshing every half tick keeps this node's key alive (TTL 1.5 ticks)
     // and lets a dead node's witnesses drop out within two ticks.
@@ -122,16 +175,16 @@ RedisStore::RedisStore(const RedisEndpoint &endpoint, int tickIntervalMs, QObjec
     });
     m_clock.start();
     connect(&m_refreshTimer, &QTimer::timeout, this, [this] {
-        if (!m_commands.isReady())
+        if (!m_commands->isReady())
             return;
         if (!m_inFlight) {
             sendBatch(0);
         } else if (!m_inFlightSent) {
-            runBatch(); // a batch whose script failed is retried
+            runBatch(); // a batch with a failed step is retried
         } else if (m_clock.elapsed() - m_inFlightSentAtMs > m_replyTimeoutMs) {
             // The connection's own watchdog should have caught this; a second
             // check here keeps a silent Redis from holding the batch for ever.
-            m_commands.abandon(QStringLiteral("no reply to a report within %1 ms").arg(m_replyTimeoutMs));
+            m_commands->abandon(QStringLiteral("no reply to a report within %1 ms").arg(m_replyTimeoutMs));
         }
     });
 }
@@ -140,10 +193,10 @@ RedisStore::~RedisStore() = default;
 
 void RedisStore::open()
 {
-    qCInfo(lcRedis, "Connecting to Redis at %s as node %s.", qPrintable(m_endpoint.describe()),
+    qCInfo(lcRedis, "Connecting to Redis at %s as node %s.", qPrintable(m_commands->describe()),
            qPrintable(m_nodeId));
-    setReady(false, QStringLiteral("connecting to Redis at %1").arg(m_endpoint.describe()));
-    m_commands.open();
+    setReady(false, QStringLiteral("connecting to Redis at %1").arg(m_commands->describe()));
+    m_commands->open();
     m_subscriber.open();
 }
 
@@ -151,7 +204,7 @@ void RedisStore::handleCommandsReady()
 {
     if (m_outageLogged) {
         qCInfo(lcRedis, "Redis at %s is reachable again; flushing what this node owes.",
-               qPrintable(m_endpoint.describe()));
+               qPrintable(m_commands->describe()));
         m_outageLogged = false;
     }
     setReady(true);
@@ -169,7 +222,7 @@ void RedisStore::handleCommandsLost(const QString &reason)
 {
     m_inFlightSent = false;
     const QString notReady = QStringLiteral("Redis at %1 is unreachable (%2); counting continues locally")
-                                     .arg(m_endpoint.describe(), reason);
+                                     .arg(m_commands->describe(), reason);
     setReady(false, notReady);
     if (!m_outageLogged) {
         qCWarning(lcRedis, "%s. The seconds owed are kept and flushed when Redis returns; check the Redis "
@@ -216,23 +269,27 @@ void RedisStore::publish(const QJsonObject &event)
 {
     QJsonObject withNode = event;
     withNode.insert(QStringLiteral("node"), m_nodeId);
-    m_commands.command({QByteArrayLiteral("PUBLISH"), eventsChannel,
-                        QJsonDocument(withNode).toJson(QJsonDocument::Compact)},
-                       [](const redisReply *, const QString &) {});
+    // Routed like this node's key, so in a cluster it leaves from the same
+    // master as the key written just before it, and in that order.
+    m_commands->command(nodeKey(),
+                        {QByteArrayLiteral("PUBLISH"), eventsChannel,
+                         QJsonDocument(withNode).toJson(QJsonDocument::Compact)},
+                        [](const redisReply *, const QString &) {});
 }
 
 void RedisStore::publishPresence(qint64 liveWitnesses)
 {
     m_liveWitnesses = liveWitnesses;
-    if (!m_commands.isReady())
+    if (!m_commands->isReady())
         return;
 
     // The key is written before the event goes out, on the same connection,
     // so a node that hears the event and then sums the keys sees this count.
     ++m_version;
-    m_commands.command({QByteArrayLiteral("SET"), nodeKey(), nodeValue(liveWitnesses, m_version),
-                        QByteArrayLiteral("PX"), QByteArray::number(nodeKeyTtlMs())},
-                       [](const redisReply *, const QString &) {});
+    m_commands->command(nodeKey(),
+                        {QByteArrayLiteral("SET"), nodeKey(), nodeValue(liveWitnesses, m_version),
+                         QByteArrayLiteral("PX"), QByteArray::number(nodeKeyTtlMs())},
+                        [](const redisReply *, const QString &) {});
     publish(QJsonObject{{QStringLiteral("event"), QStringLiteral("presence")},
                         {QStringLiteral("live"), liveWitnesses},
                         {QStringLiteral("version"), m_version}});
@@ -240,7 +297,7 @@ void RedisStore::publishPresence(qint64 liveWitnesses)
 
 QByteArray RedisStore::nodeKey() const
 {
-    return QByteArrayLiteral("collective:node:") + m_nodeId.toLatin1();
+    return nodeKeyPrefix + m_nodeId.toLatin1();
 }
 
 qint64 RedisStore::nodeKeyTtlMs() const
@@ -267,7 +324,7 @@ void RedisStore::report(const NodeReport &report)
             m_claims.append(id);
     }
 
-    if (m_commands.isReady() && !m_inFlight) {
+    if (m_commands->isReady() && !m_inFlight) {
         sendBatch(report.id);
         return;
     }
@@ -297,83 +354,167 @@ void RedisStore::runBatch()
     Batch &batch = *m_inFlight;
     batch.version = ++m_version;
     const QByteArray key = nodeKey();
+    const QByteArray node = m_nodeId.toLatin1();
+    auto run = std::make_shared<BatchRun>();
+    m_run = run;
 
-    QByteArrayList arguments{
-            QByteArrayLiteral("EVAL"),
-            reportScript,
-            QByteArrayLiteral("7"),
-            QByteArrayLiteral("global:concurrent_connections"),
-            QByteArrayLiteral("global:total_connection_seconds"),
-            QByteArrayLiteral("global:unlocked_milestones"),
-            QByteArrayLiteral("global:peak_connections"),
-            QByteArrayLiteral("collective:nodes"),
-            key,
-            key + QByteArrayLiteral(":applied"),
-            m_nodeId.toLatin1(),
-            nodeValue(batch.liveWitnesses, batch.version),
-            QByteArray::number(nodeKeyTtlMs()),
-            QByteArray::number(batch.sequence),
-            QByteArray::number(batch.addedSeconds),
-            QByteArray::number(batch.observedPeak),
-    };
-    for (const QString &claim : batch.claims)
-        arguments.append(claim.toUtf8());
-
-    m_inFlightSent = m_commands.command(arguments, [this](const redisReply *reply, const QString &error) {
-        handleBatchReply(reply, error);
+    // Steps 1 to 3 go out together; step 4 needs the sum from step 1.
+    bool sent = sendStep(run, key,
+                         {QByteArrayLiteral("EVAL"), nodesScript, QByteArrayLiteral("2"), nodesKey, key, node,
+                          nodeValue(batch.liveWitnesses, batch.version), QByteArray::number(nodeKeyTtlMs()),
+                          nodeKeyPrefix},
+                         [this, run](const redisReply *reply) {
+                             if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+                                 return false;
+                             run->sum = integerOf(reply->element[0]);
+                             const redisReply *nodes = reply->element[1];
+                             for (size_t i = 0; i + 1 < nodes->elements; i += 2)
+                                 run->nodes.append({stringOf(nodes->element[i]),
+                                                    QByteArray(nodes->element[i + 1]->str,
+                                                               int(nodes->element[i + 1]->len))});
+                             sendConcurrentAndPeak(run);
+                             return true;
+                         });
+    sent = sent
+            && sendStep(run, totalKey,
+                        {QByteArrayLiteral("EVAL"), totalScript, QByteArrayLiteral("2"), totalKey,
+                         appliedKeyPrefix + node, QByteArray::number(batch.sequence),
+                         QByteArray::number(batch.addedSeconds)},
+                        [run](const redisReply *reply) {
+                            run->total = integerOf(reply);
+                            return reply->type == REDIS_REPLY_INTEGER;
+                        });
+    QByteArrayList claims{QByteArrayLiteral("EVAL"), claimsScript, QByteArrayLiteral("2"), unlockedKey, winnersKey,
+                          node + ' ' + QByteArray::number(batch.sequence)};
+    for (const QString &claim : std::as_const(batch.claims))
+        claims.append(claim.toUtf8());
+    sent = sent && sendStep(run, unlockedKey, claims, [run](const redisReply *reply) {
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+            return false;
+        for (size_t i = 0; i < reply->element[0]->elements; ++i)
+            run->won.append(stringOf(reply->element[0]->element[i]));
+        for (size_t i = 0; i < reply->element[1]->elements; ++i)
+            run->unlocked.append(stringOf(reply->element[1]->element[i]));
+        return true;
     });
+
+    m_inFlightSent = run->pending > 0;
     m_inFlightSentAtMs = m_clock.elapsed();
+    if (!sent) {
+        run->failed = true;
+        if (run->error.isEmpty())
+            run->error = QStringLiteral("Redis is not reachable");
+    }
     if (m_inFlightSent && batch.reportId != 0)
         m_answerTimer.start();
-    if (!m_inFlightSent && batch.reportId != 0) {
-        // The connection went away between the check and the send: the batch
-        // waits for the reconnect, and the report gets an estimate now.
-        answerWithEstimate(batch.reportId);
+    if (run->pending == 0) {
+        m_run.reset();
+        handleBatchFailure(*run);
+    }
+}
+
+bool RedisStore::sendStep(const std::shared_ptr<BatchRun> &run, const QByteArray &routingKey,
+                          const QByteArrayList &arguments, std::function<bool(const redisReply *)> take)
+{
+    const bool sent = m_commands->command(
+            routingKey, arguments, [this, run, take](const redisReply *reply, const QString &error) {
+                // A run given up for a newer one only counts its replies down.
+                if (run != m_run) {
+                    --run->pending;
+                    return;
+                }
+                if (!reply || reply->type == REDIS_REPLY_ERROR) {
+                    run->failed = true;
+                    run->scriptFailed = run->scriptFailed || reply != nullptr;
+                    if (run->error.isEmpty())
+                        run->error = reply ? stringOf(reply) : error;
+                } else if (!take(reply)) {
+                    run->failed = true;
+                    run->scriptFailed = true;
+                    if (run->error.isEmpty())
+                        run->error = QStringLiteral("a reply of an unexpected shape");
+                }
+                // Later steps are sent from take(), before this one counts as done.
+                --run->pending;
+                stepDone(run);
+            });
+    if (sent)
+        ++run->pending;
+    return sent;
+}
+
+void RedisStore::sendConcurrentAndPeak(const std::shared_ptr<BatchRun> &run)
+{
+    const Batch &batch = *m_inFlight;
+    const qint64 candidate = qMax(run->sum, batch.observedPeak);
+    const bool sent = sendStep(run, concurrentKey, {QByteArrayLiteral("SET"), concurrentKey, QByteArray::number(run->sum)},
+                               [](const redisReply *) { return true; })
+            && sendStep(run, peakKey,
+                        {QByteArrayLiteral("EVAL"), peakScript, QByteArrayLiteral("1"), peakKey,
+                         QByteArray::number(candidate)},
+                        [run](const redisReply *reply) {
+                            run->peak = integerOf(reply);
+                            return reply->type == REDIS_REPLY_INTEGER;
+                        });
+    if (!sent) {
+        run->failed = true;
+        if (run->error.isEmpty())
+            run->error = QStringLiteral("Redis went away during a report");
+    }
+}
+
+void RedisStore::stepDone(const std::shared_ptr<BatchRun> &run)
+{
+    if (run->pending > 0)
+        return;
+    m_run.reset();
+    m_inFlightSent = false;
+    if (run->failed)
+        handleBatchFailure(*run);
+    else
+        handleBatchApplied(*run);
+}
+
+void RedisStore::handleBatchFailure(const BatchRun &run)
+{
+    // The batch stays in flight and is resent after the reconnect, or at
+    // the next refresh; its report is answered with an estimate so the tick
+    // still goes out.
+    recordError();
+    if (run.scriptFailed && !m_scriptFailing)
+        qCCritical(lcRedis, "A report step failed on Redis: %s. It is retried every half tick; check that no "
+                            "other program writes the global:* keys with other types.",
+                   qPrintable(run.error));
+    else if (!run.scriptFailed)
+        qCDebug(lcRedis, "A report did not reach Redis (%s); it is resent.", qPrintable(run.error));
+    m_scriptFailing = run.scriptFailed;
+    if (m_inFlight && m_inFlight->reportId != 0) {
+        answerWithEstimate(m_inFlight->reportId);
         m_inFlight->reportId = 0;
     }
 }
 
-void RedisStore::handleBatchReply(const redisReply *reply, const QString &error)
+void RedisStore::handleBatchApplied(const BatchRun &run)
 {
-    m_inFlightSent = false;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 6) {
-        // The batch stays in flight and is resent after the reconnect; its
-        // report is answered with an estimate so the tick still goes out.
-        recordError();
-        const QString reason = reply && reply->type == REDIS_REPLY_ERROR ? stringOf(reply) : error;
-        if (reply && !m_scriptFailing)
-            qCCritical(lcRedis, "The report script failed on Redis: %s. It is retried every half tick; check "
-                                "that no other program writes the global:* keys with other types.",
-                       qPrintable(reason));
-        m_scriptFailing = reply != nullptr;
-        if (m_inFlight && m_inFlight->reportId != 0) {
-            answerWithEstimate(m_inFlight->reportId);
-            m_inFlight->reportId = 0;
-        }
-        return;
-    }
-
     const Batch batch = *m_inFlight;
     m_inFlight.reset();
     m_answerTimer.stop();
     if (m_scriptFailing) {
-        qCInfo(lcRedis, "The report script runs on Redis again.");
+        qCInfo(lcRedis, "Reports are applied on Redis again.");
         m_scriptFailing = false;
     }
 
     ReportResult result;
     result.reportId = batch.reportId;
     result.reportedLive = batch.liveWitnesses;
-    result.state.concurrentConnections = integerOf(reply->element[0]);
-    result.state.peakConnections = integerOf(reply->element[1]);
-    result.state.totalConnectionSeconds = integerOf(reply->element[2]);
-    for (size_t i = 0; i < reply->element[3]->elements; ++i)
-        result.wonClaims.append(stringOf(reply->element[3]->element[i]));
+    result.state.concurrentConnections = run.sum;
+    result.state.peakConnections = run.peak;
+    result.state.totalConnectionSeconds = run.total;
+    result.wonClaims = run.won;
 
     // SMEMBERS has no order; keep the known unlock order and append new ids.
     QStringList unlocked = m_lastKnown.unlockedMilestones;
-    for (size_t i = 0; i < reply->element[4]->elements; ++i) {
-        const QString id = stringOf(reply->element[4]->element[i]);
+    for (const QString &id : run.unlocked) {
         if (!unlocked.contains(id))
             unlocked.append(id);
     }
@@ -383,15 +524,13 @@ void RedisStore::handleBatchReply(const redisReply *reply, const QString &error)
     // count is newer, this reply's or a presence event's.
     QHash<QString, NodeCount> previous;
     previous.swap(m_nodeCounts);
-    const redisReply *nodes = reply->element[5];
-    for (size_t i = 0; i + 1 < nodes->elements; i += 2) {
-        const QString id = stringOf(nodes->element[i]);
+    for (const auto &[id, value] : run.nodes) {
         if (id == m_nodeId)
             continue;
-        const QList<QByteArray> value = QByteArray(nodes->element[i + 1]->str, int(nodes->element[i + 1]->len)).split(' ');
+        const QList<QByteArray> parts = value.split(' ');
         if (previous.contains(id))
             m_nodeCounts.insert(id, previous.value(id));
-        updateNodeCount(id, value.value(0).toLongLong(), value.value(1).toLongLong());
+        updateNodeCount(id, parts.value(0).toLongLong(), parts.value(1).toLongLong());
     }
     m_lastKnown = result.state;
 
@@ -412,7 +551,7 @@ void RedisStore::handleBatchReply(const redisReply *reply, const QString &error)
     // Reports that came in while this batch was out go in the next one.
     if (m_flushWanted || m_owedSeconds > 0 || !m_claims.isEmpty()) {
         m_flushWanted = false;
-        if (m_commands.isReady())
+        if (m_commands->isReady())
             sendBatch(0);
     }
 }
@@ -464,11 +603,11 @@ bool RedisStore::close(const NodeReport &finalReport, int timeoutMs)
     bool finalSent = false;
     auto settled = [this, &finalSent] { return finalSent && !m_inFlight && m_owedSeconds == 0; };
     while (!settled() && waited.elapsed() < timeoutMs) {
-        if (m_commands.isReady() && !m_inFlight) {
+        if (m_commands->isReady() && !m_inFlight) {
             sendBatch(0);
             finalSent = true;
         }
-        else if (m_commands.isReady() && m_inFlight && !m_inFlightSent)
+        else if (m_commands->isReady() && m_inFlight && !m_inFlightSent)
             runBatch();
         loop.processEvents(QEventLoop::WaitForMoreEvents, 50);
     }
@@ -477,7 +616,7 @@ bool RedisStore::close(const NodeReport &finalReport, int timeoutMs)
     if (!flushed)
         qCCritical(lcRedis, "Redis did not take the final %lld seconds within %d ms; they are lost.",
                    m_owedSeconds + (m_inFlight ? m_inFlight->addedSeconds : 0), timeoutMs);
-    m_commands.close();
+    m_commands->close();
     m_subscriber.close();
     setReady(false, QStringLiteral("the store is closed"));
     return flushed;

@@ -2,32 +2,48 @@
 // other tools read (see store/statestore.h), kept right when nodes crash and
 // while Redis is away.
 //
-// Extra keys and channels:
-//   collective:nodes              set of node ids that reported recently
-//   collective:node:<id>          that node's joined witnesses; expires after
-//                                 1.5 tick intervals unless refreshed
-//   collective:node:<id>:applied  the last report sequence applied for that
-//                                 node, so a report resent after a lost reply
-//                                 is not counted twice; expires after a day
+// Extra keys and channels (the braces are Redis Cluster hash tags: keys
+// with the same tag share a hash slot):
+//   {collective}:nodes            set of node ids that reported recently
+//   {collective}:node:<id>        that node's joined witnesses and a version;
+//                                 expires after 1.5 tick intervals unless
+//                                 refreshed
+//   {global:total_connection_seconds}:applied:<id>
+//                                 the last report sequence applied for that
+//                                 node, beside the total it guards, so a report
+//                                 resent after a lost reply is not counted
+//                                 twice; expires after a day
+//   {global:unlocked_milestones}:won_by
+//                                 hash of milestone id to "<node id> <report
+//                                 sequence>" of the first claim, so a claim
+//                                 resent after a lost reply is still won
 //   collective:events             pub/sub channel for presence and evolution
 //
-// Each report runs one Lua script, atomically: refresh the node's key, sum
-// the live node keys into global:concurrent_connections (dropping expired
-// nodes), add the seconds unless the sequence was already applied, raise the
-// peak only upwards, and SADD the milestone claims; a claim whose SADD
-// returned 1 was won by this node. A node refreshes its key every half tick,
-// so a killed node stops counting within two tick intervals.
+// A report is five single-slot commands, so the same code runs on one Redis
+// and on a Redis Cluster (cluster/clusterrouter.h):
+//   1. nodes script: refresh this node's key, sum the live node keys
+//      (dropping expired nodes);
+//   2. total script: add the seconds unless the sequence was applied;
+//   3. claims script: SADD each claim; a claim whose SADD returned 1, or
+//      whose recorded winner is this very batch, was won by this node;
+//   4. then, with the sum: SET global:concurrent_connections, and a peak
+//      script that raises global:peak_connections only upwards.
+// Every step may run twice without harm, so a batch with a failed step is
+// resent whole. A node refreshes its key every half tick, so a killed node
+// stops counting within two tick intervals.
 //
 // While Redis is unreachable the store answers every report with its own
 // estimate (last known state plus what it owes), keeps the seconds it owes,
 // and flushes them when Redis returns. Milestone claims wait for Redis, so
 // a milestone is still announced exactly once.
 //
-// NOTE: the script touches several keys in different hash slots, so it runs
-// on a single Redis, not on a Redis Cluster.
+// NOTE: global:concurrent_connections is written by each node with the sum
+// it read, in a step apart from the sum; two nodes reporting at once may
+// leave the older sum there until the next report, half a tick later.
 #pragma once
 
 #include "config/redisendpoint.h"
+#include "store/redis/rediscommands.h"
 #include "store/redis/redisconnection.h"
 #include "store/statestore.h"
 
@@ -35,6 +51,7 @@
 #include <QHash>
 #include <QTimer>
 
+#include <memory>
 #include <optional>
 
 namespace collective {
@@ -44,7 +61,10 @@ class RedisStore final : public StateStore
     Q_OBJECT
 
 public:
+    // One Redis server.
     RedisStore(const RedisEndpoint &endpoint, int tickIntervalMs, QObject *parent = nullptr);
+    // A Redis Cluster, found through any of its nodes.
+    RedisStore(const QList<RedisEndpoint> &clusterSeeds, int tickIntervalMs, QObject *parent = nullptr);
     ~RedisStore() override;
 
     QString backendName() const override { return QStringLiteral("redis"); }
@@ -69,6 +89,21 @@ private:
         qint64 version = 0;   // this node's count version written with it
     };
 
+    // The replies of one run of a batch's commands, gathered as they come.
+    struct BatchRun
+    {
+        int pending = 0;        // commands sent and not answered
+        bool failed = false;
+        bool scriptFailed = false; // Redis answered with an error
+        QString error;
+        qint64 sum = 0;
+        QList<QPair<QString, QByteArray>> nodes; // node id, "<count> <version>"
+        qint64 total = 0;
+        qint64 peak = 0;
+        QStringList won;
+        QStringList unlocked;
+    };
+
     // Another node's live count and the version it was written with.
     struct NodeCount
     {
@@ -76,13 +111,20 @@ private:
         qint64 version = -1;
     };
 
+    RedisStore(std::unique_ptr<RedisCommands> commands, int tickIntervalMs, QObject *parent);
+
     void handleCommandsReady();
     void handleCommandsLost(const QString &reason);
     void handleSubscriberReady();
     void handleEvent(const QByteArray &message);
     void sendBatch(quint64 reportId);
     void runBatch();
-    void handleBatchReply(const redisReply *reply, const QString &error);
+    bool sendStep(const std::shared_ptr<BatchRun> &run, const QByteArray &routingKey,
+                  const QByteArrayList &arguments, std::function<bool(const redisReply *)> take);
+    void sendConcurrentAndPeak(const std::shared_ptr<BatchRun> &run);
+    void stepDone(const std::shared_ptr<BatchRun> &run);
+    void handleBatchFailure(const BatchRun &run);
+    void handleBatchApplied(const BatchRun &run);
     void answerWithEstimate(quint64 reportId);
     GlobalState estimate() const;
     qint64 otherNodesWitnesses() const;
@@ -91,11 +133,10 @@ private:
     qint64 nodeKeyTtlMs() const;
     void publish(const QJsonObject &event);
 
-    const RedisEndpoint m_endpoint;
     const int m_tickIntervalMs;
     const QString m_nodeId;
     const int m_replyTimeoutMs;
-    RedisConnection m_commands;
+    std::unique_ptr<RedisCommands> m_commands;
     RedisConnection m_subscriber;
     QTimer m_refreshTimer;
     QTimer m_answerTimer; // a report gets an estimate when Redis is slow
@@ -113,6 +154,7 @@ private:
     QStringList m_claims;
     qint64 m_sequence = 0;
     std::optional<Batch> m_inFlight; // sent, reply not seen yet
+    std::shared_ptr<BatchRun> m_run; // the current run of the batch in flight
     bool m_inFlightSent = false;
     qint64 m_inFlightSentAtMs = 0;  // monotonic, when the batch in flight was sent
     QElapsedTimer m_clock;
