@@ -16,12 +16,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { Socket } from 'phoenix';
-
 import { RedisProcess } from './lib/redis.mjs';
 import { catalogue, checkedTransport, FrameLog } from './lib/schema.mjs';
-import { getJson, ServerProcess, serverBinary, sleep, waitFor } from './lib/server.mjs';
-import { lobbyClient, replyOf, within } from './lib/phoenix.mjs';
+import { ServerProcess, serverBinary, sleep, waitFor } from './lib/server.mjs';
+import { eventually, readiness, readState, sampleEvery, Witness } from './lib/witness.mjs';
 
 const TICK_MS = 500;
 const OUTAGE_MS = Number(process.env.COLLECTIVE_TEST_OUTAGE_MS ?? 30_000);
@@ -33,88 +31,6 @@ const UNLOCKED_KEY = 'global:unlocked_milestones';
 const PEAK_KEY = 'global:peak_connections';
 
 const evolutionFields = ({ id, name, description, kind }) => ({ id, name, description, kind });
-
-// Retries `check` until it returns without throwing, then resolves with its
-// result. After `timeoutMs` the last error is thrown, so the failure shows the
-// assertion that did not hold.
-async function eventually(check, { timeoutMs = 3000, intervalMs = 50 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() >= deadline) throw error;
-    }
-    await sleep(intervalMs);
-  }
-}
-
-// A witness that uses the official phoenix client, joined to the lobby of one
-// node. `events` contains the lobby events in arrival order with their arrival
-// time, and `closeEvents` every close of the underlying WebSocket.
-class Witness {
-  constructor(server, transport) {
-    this.server = server;
-    Object.assign(this, lobbyClient(Socket, server, transport));
-    this.closeEvents = [];
-    this.socket.onClose((event) => this.closeEvents.push({ code: event.code, reason: event.reason, at: Date.now() }));
-  }
-
-  async connect() {
-    const opened = new Promise((resolve) => this.socket.onOpen(resolve));
-    this.socket.connect();
-    await within(opened, 5000, `the phoenix socket to ${this.server.socketUrl} to open`);
-  }
-
-  // Joins the lobby of a connected socket and resolves with the welcome
-  // payload. `joinedAt` is the time the join reply arrived.
-  async join() {
-    const reply = await replyOf(this.channel.join());
-    assert.deepEqual(reply, { status: 'ok', response: {} }, 'joining the lobby must succeed');
-    this.joinedAt = Date.now();
-    return (await this.waitForEvent('welcome')).payload;
-  }
-
-  // Leaves the lobby and records `leftAt`, the time the leave reply arrived.
-  async leave() {
-    const reply = await replyOf(this.channel.leave());
-    assert.equal(reply.status, 'ok', 'leaving the lobby must succeed');
-    this.leftAt = Date.now();
-  }
-
-  payloads(event) {
-    return this.events.filter((entry) => entry.event === event).map((entry) => entry.payload);
-  }
-
-  // The global count in the latest welcome, presence or tick.
-  latestCount() {
-    const counted = this.events.filter((entry) => entry.event !== 'evolution');
-    return counted.at(-1)?.payload.concurrent_connections;
-  }
-
-  // Every peak this witness was shown, in arrival order.
-  peaks() {
-    return this.events
-      .filter((entry) => entry.event !== 'evolution')
-      .map((entry) => ({ peak: entry.payload.peak_connections, event: entry.event, at: entry.at }));
-  }
-
-  waitForEvent(event, predicate = () => true, { after = 0, timeoutMs = 3000 } = {}) {
-    return waitFor(
-      () => this.events.find((entry) => entry.event === event && entry.at >= after && predicate(entry.payload)),
-      { timeoutMs, intervalMs: 10, what: `a '${event}' event on ${this.server.socketUrl}` },
-    );
-  }
-
-  async close() {
-    const disconnected = new Promise((resolve) => this.socket.disconnect(resolve));
-    await within(disconnected, 2000, 'the phoenix socket to close').catch(() => {});
-
-    // Leaving the channel of a closed socket only resets its rejoin timer,
-    // so no timer outlives the test.
-    this.channel.leave();
-  }
-}
 
 // One Redis, the server nodes that share it and their witnesses. dispose()
 // closes the witnesses, then the nodes, then Redis, and removes their
@@ -200,45 +116,6 @@ class Cluster {
     for (const server of this.servers) await server.dispose();
     await this.redis.dispose();
   }
-}
-
-async function readiness(server) {
-  try {
-    return await getJson(server.httpUrl, '/health/ready');
-  } catch (error) {
-    return { status: null, body: { error: error.message } };
-  }
-}
-
-async function readState(server) {
-  const { status, body } = await server.state();
-  assert.equal(status, 200, `GET /metrics/state on port ${server.port} must answer 200`);
-  return body;
-}
-
-// Polls `read` every `intervalMs` until stop() and keeps every value with its
-// time, so a test can check a value over a whole period.
-function sampleEvery(intervalMs, read) {
-  const samples = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      try {
-        samples.push({ value: await read(), at: Date.now() });
-      } catch (error) {
-        samples.push({ error: error.message, at: Date.now() });
-      }
-      await sleep(intervalMs);
-    }
-  })();
-  return {
-    samples,
-    async stop() {
-      running = false;
-      await loop;
-      return samples;
-    },
-  };
 }
 
 // Returns the node id that a server logged when it connected to Redis.

@@ -1,6 +1,7 @@
 // Settings: defaults, environment and flags, and a clear rejection that
 // names the variable for every bad value.
 #include "config/config.h"
+#include "config/redisendpoint.h"
 
 #include <QTest>
 
@@ -20,6 +21,7 @@ private Q_SLOTS:
     void secretIsNeverEchoed();
     void redisUrlForms_data();
     void redisUrlForms();
+    void clusterSeedsAreRead();
     void helpListsEveryVariable();
 };
 
@@ -94,6 +96,23 @@ void TestConfig::rejectsBadValues_data()
                                       << "PHX_HOST";
     QTest::newRow("redis url without port") << QStringList{QStringLiteral("REDIS_URL=redis://localhost")}
                                             << QStringList() << "REDIS_URL";
+    QTest::newRow("several servers without cluster")
+            << QStringList{QStringLiteral("REDIS_URL=redis://10.0.0.1:7000,redis://10.0.0.2:7000")} << QStringList()
+            << "REDIS_CLUSTER=1";
+    QTest::newRow("cluster without url") << QStringList{QStringLiteral("REDIS_CLUSTER=1")} << QStringList()
+                                         << "REDIS_URL";
+    QTest::newRow("cluster switch not 0 or 1") << QStringList{QStringLiteral("REDIS_CLUSTER=yes")} << QStringList()
+                                               << "REDIS_CLUSTER";
+    QTest::newRow("cluster seed with a database")
+            << QStringList{QStringLiteral("REDIS_URL=redis://10.0.0.1:7000/3"), QStringLiteral("REDIS_CLUSTER=1")}
+            << QStringList() << "REDIS_URL";
+    QTest::newRow("cluster seed on a unix socket")
+            << QStringList{QStringLiteral("REDIS_URL=unix:///run/redis.sock"), QStringLiteral("REDIS_CLUSTER=1")}
+            << QStringList() << "REDIS_URL";
+    QTest::newRow("one bad seed among good ones")
+            << QStringList{QStringLiteral("REDIS_URL=redis://10.0.0.1:7000,redis://10.0.0.2"),
+                           QStringLiteral("REDIS_CLUSTER=1")}
+            << QStringList() << "REDIS_URL";
     QTest::newRow("threads zero") << QStringList{QStringLiteral("COLLECTIVE_THREADS=0")} << QStringList()
                                   << "COLLECTIVE_THREADS";
     QTest::newRow("frame limit tiny") << QStringList{QStringLiteral("COLLECTIVE_MAX_FRAME_BYTES=10")}
@@ -148,10 +167,34 @@ void TestConfig::redisUrlForms()
     QCOMPARE(isValidRedisUrl(url), valid);
 }
 
+void TestConfig::clusterSeedsAreRead()
+{
+    const ConfigResult result = parseConfig(
+            {QStringLiteral("REDIS_URL=redis://:pw@10.0.0.1:7000, redis://10.0.0.2:7001"), QStringLiteral("REDIS_CLUSTER=1")},
+            {});
+    QVERIFY2(result.config, qPrintable(result.error));
+    QVERIFY(result.config->redisCluster);
+
+    QString error;
+    const auto seeds = parseRedisSeeds(result.config->redisUrl, true, &error);
+    QVERIFY2(seeds, qPrintable(error));
+    QCOMPARE(seeds->size(), 2);
+    QCOMPARE(seeds->at(0).host, QStringLiteral("10.0.0.1"));
+    QCOMPARE(seeds->at(0).port, 7000);
+    QCOMPARE(seeds->at(0).password, QStringLiteral("pw"));
+    QCOMPARE(seeds->at(1).host, QStringLiteral("10.0.0.2"));
+    QCOMPARE(seeds->at(1).port, 7001);
+
+    // One server is a cluster of one seed, too.
+    const ConfigResult single =
+            parseConfig({QStringLiteral("REDIS_URL=redis://10.0.0.1:7000"), QStringLiteral("REDIS_CLUSTER=1")}, {});
+    QVERIFY2(single.config, qPrintable(single.error));
+}
+
 void TestConfig::helpListsEveryVariable()
 {
     const QString help = configHelp();
-    for (const char *variable : {"PORT", "PHX_HOST", "REDIS_URL", "SECRET_KEY_BASE", "MIX_ENV", "COLLECTIVE_ENV",
+    for (const char *variable : {"PORT", "PHX_HOST", "REDIS_URL", "REDIS_CLUSTER", "SECRET_KEY_BASE", "MIX_ENV", "COLLECTIVE_ENV",
                                  "COLLECTIVE_TICK_INTERVAL_MS", "COLLECTIVE_DATA_DIR", "COLLECTIVE_THREADS",
                                  "COLLECTIVE_IDLE_TIMEOUT_MS", "COLLECTIVE_MAX_FRAME_BYTES", "COLLECTIVE_MAX_CONNECTIONS"})
         QVERIFY2(help.contains(QLatin1String(variable)), variable);

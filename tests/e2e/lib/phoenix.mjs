@@ -26,14 +26,15 @@ export const LOBBY = 'collective:lobby';
 // Makes a phoenix Socket (not yet connected) and its lobby channel for one
 // witness. Reconnects and rejoins wait longer than any test runs, because a
 // reconnect would hide a dropped socket and could reach another server that
-// took the port. `events` receives the lobby events in arrival order, each
+// took the port; a test of reconnects passes a shorter reconnectAfterMs.
+// `events` receives the lobby events in arrival order, each
 // as { event, payload, at }.
-export function lobbyClient(Socket, server, transport) {
+export function lobbyClient(Socket, server, transport, { reconnectAfterMs = 60_000 } = {}) {
   const socket = new Socket(server.socketUrl, {
     transport,
     timeout: 5000,
-    reconnectAfterMs: () => 60_000,
-    rejoinAfterMs: () => 60_000,
+    reconnectAfterMs: () => reconnectAfterMs,
+    rejoinAfterMs: () => reconnectAfterMs,
   });
   const channel = socket.channel(LOBBY);
   const events = [];

@@ -21,8 +21,12 @@ export const redisCliBinary = process.env.REDIS_CLI_BIN ?? '/usr/bin/redis-cli';
 const cliTimeoutMs = 2000;
 
 export class RedisProcess {
-  constructor({ port } = {}) {
+  // `extraArgs` are appended to the redis-server command line, so they override
+  // the defaults below, because Redis keeps the last value of a single-value
+  // option that is given twice.
+  constructor({ port, extraArgs = [] } = {}) {
     this.port = port;
+    this.extraArgs = extraArgs;
     this.dir = mkdtempSync(join(tmpdir(), 'collective-e2e-redis-'));
     this.output = '';
     this.child = null;
@@ -52,6 +56,7 @@ export class RedisProcess {
       '--save', '',
       '--daemonize', 'no',
       '--logfile', '',
+      ...this.extraArgs,
     ];
     this.output += `--- redis-server started at ${new Date().toISOString()}\n`;
     this.child = spawn(redisServerBinary, args, { stdio: ['ignore', 'pipe', 'pipe'] });

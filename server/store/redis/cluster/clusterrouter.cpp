@@ -61,7 +61,7 @@ ClusterRouter::ClusterRouter(const QList<RedisEndpoint> &seeds, int commandTimeo
     m_clock.start();
     m_refreshTimer.setInterval(refreshIntervalMs);
     connect(&m_refreshTimer, &QTimer::timeout, this, [this] {
-        if (m_refreshWanted || !m_ready)
+        if (m_refreshNeeded || !m_ready)
             refreshSlots();
     });
     m_expiryTimer.setInterval(100);
@@ -149,7 +149,7 @@ void ClusterRouter::handleNodeReady(const QString &address)
     for (const auto &request : waiting)
         send(request, node, false);
 
-    if (!m_mapLoaded || m_refreshWanted)
+    if (!m_mapLoaded || m_refreshNeeded)
         refreshSlots();
     updateReadiness();
 }
@@ -158,7 +158,7 @@ void ClusterRouter::handleNodeLost(const QString &address, const QString &reason
 {
     // A master that went away may have been replaced; read the map again.
     if (std::find(m_slotOwners.cbegin(), m_slotOwners.cend(), address) != m_slotOwners.cend()) {
-        m_refreshWanted = true;
+        m_refreshNeeded = true;
         updateReadiness(QStringLiteral("the master at %1 is unreachable (%2)").arg(address, reason));
     }
 }
@@ -169,42 +169,42 @@ void ClusterRouter::refreshSlots()
         return;
 
     // Any ready node can tell the map; a master of the current map first.
-    Node *asked = nullptr;
-    QString askedAddress;
+    Node *source = nullptr;
+    QString sourceAddress;
     for (auto it = m_nodes.cbegin(); it != m_nodes.cend(); ++it) {
         if (it.value()->connection->isReady()) {
-            asked = it.value();
-            askedAddress = it.key();
+            source = it.value();
+            sourceAddress = it.key();
             break;
         }
     }
-    if (!asked) {
+    if (!source) {
         // Every connection is down: the seeds may know more than the old map.
         for (const RedisEndpoint &seed : m_seeds)
             nodeFor(addressOf(seed.host, seed.port));
         return;
     }
 
-    m_refreshInFlight = asked->connection->command(
+    m_refreshInFlight = source->connection->command(
             {QByteArrayLiteral("CLUSTER"), QByteArrayLiteral("SLOTS")},
-            [this, askedAddress](const redisReply *reply, const QString &error) {
+            [this, sourceAddress](const redisReply *reply, const QString &error) {
                 m_refreshInFlight = false;
                 if (!reply || reply->type != REDIS_REPLY_ARRAY) {
                     const QString reason = reply && reply->type == REDIS_REPLY_ERROR ? textOf(reply) : error;
                     qCWarning(lcRedisCluster, "CLUSTER SLOTS failed on %s: %s. Check that REDIS_URL names nodes "
                                               "of a Redis Cluster (cluster-enabled yes).",
-                              qPrintable(askedAddress), qPrintable(reason));
+                              qPrintable(sourceAddress), qPrintable(reason));
                     return;
                 }
-                if (applySlots(reply, askedAddress))
-                    m_refreshWanted = false;
+                if (applySlots(reply, sourceAddress))
+                    m_refreshNeeded = false;
             });
 }
 
-bool ClusterRouter::applySlots(const redisReply *reply, const QString &askedAddress)
+bool ClusterRouter::applySlots(const redisReply *reply, const QString &sourceAddress)
 {
     // Each entry: [first slot, last slot, [host, port, id, ...] master, replicas...].
-    const QString askedHost = askedAddress.left(askedAddress.lastIndexOf(QLatin1Char(':')));
+    const QString sourceHost = sourceAddress.left(sourceAddress.lastIndexOf(QLatin1Char(':')));
     std::vector<QString> owners(clusterSlotCount);
     QSet<QString> masters;
     QList<RedisEndpoint> known;
@@ -227,7 +227,7 @@ bool ClusterRouter::applySlots(const redisReply *reply, const QString &askedAddr
                 continue;
             QString host = textOf(entry->element[0]);
             if (host.isEmpty() || host == QLatin1String("?"))
-                host = askedHost;
+                host = sourceHost;
             const QString address = addressOf(host, int(entry->element[1]->integer));
             if (n == 2)
                 master = address;
@@ -251,7 +251,7 @@ bool ClusterRouter::applySlots(const redisReply *reply, const QString &askedAddr
     if (covered == 0) {
         qCWarning(lcRedisCluster, "The cluster node %s serves no slots yet; asking again. Create the cluster "
                                   "with redis-cli --cluster create.",
-                  qPrintable(askedAddress));
+                  qPrintable(sourceAddress));
         return false;
     }
 
@@ -263,9 +263,9 @@ bool ClusterRouter::applySlots(const redisReply *reply, const QString &askedAddr
         nodeFor(master);
     if (first || covered < clusterSlotCount)
         qCInfo(lcRedisCluster, "Redis Cluster slot map read from %s: %lld masters, %lld nodes, %d of %d slots served.",
-               qPrintable(askedAddress), qint64(masters.size()), qint64(known.size()), covered, clusterSlotCount);
+               qPrintable(sourceAddress), qint64(masters.size()), qint64(known.size()), covered, clusterSlotCount);
     else
-        qCDebug(lcRedisCluster, "Redis Cluster slot map read again from %s: %lld masters.", qPrintable(askedAddress),
+        qCDebug(lcRedisCluster, "Redis Cluster slot map read again from %s: %lld masters.", qPrintable(sourceAddress),
                 qint64(masters.size()));
 
     // Connections to nodes that are no longer masters are closed after this
@@ -348,7 +348,7 @@ bool ClusterRouter::command(const QByteArray &routingKey, const QByteArrayList &
 void ClusterRouter::dispatch(const std::shared_ptr<Request> &request, const QString &address, bool asking)
 {
     if (address.isEmpty()) {
-        m_refreshWanted = true;
+        m_refreshNeeded = true;
         finish(request, nullptr, QStringLiteral("hash slot %1 has no master").arg(request->slot));
         return;
     }
@@ -380,7 +380,7 @@ void ClusterRouter::handleReply(const std::shared_ptr<Request> &request, const Q
                                 const redisReply *reply, const QString &error)
 {
     if (!reply) {
-        m_refreshWanted = true;
+        m_refreshNeeded = true;
         finish(request, nullptr, QStringLiteral("%1 (node %2)").arg(error, address));
         return;
     }
@@ -415,7 +415,10 @@ void ClusterRouter::handleReply(const std::shared_ptr<Request> &request, const Q
             // have changed too, so it is read again soon.
             qCDebug(lcRedisCluster, "Hash slot %d moved to %s.", slot, qPrintable(target));
             m_slotOwners[std::size_t(slot)] = target;
-            m_refreshWanted = true;
+            m_refreshNeeded = true;
+        } else {
+            qCDebug(lcRedisCluster, "Asking %s once for hash slot %d, which is being moved there.",
+                    qPrintable(target), slot);
         }
         dispatch(request, target, ask);
         return;
@@ -424,7 +427,7 @@ void ClusterRouter::handleReply(const std::shared_ptr<Request> &request, const Q
     if (text.startsWith(QLatin1String("TRYAGAIN")) || text.startsWith(QLatin1String("CLUSTERDOWN"))
         || text.startsWith(QLatin1String("LOADING"))) {
         if (text.startsWith(QLatin1String("CLUSTERDOWN")))
-            m_refreshWanted = true;
+            m_refreshNeeded = true;
         retryLater(request, text);
         return;
     }
@@ -455,17 +458,18 @@ void ClusterRouter::finish(const std::shared_ptr<Request> &request, const redisR
 
 void ClusterRouter::expireWaiting()
 {
+    // Collected first: a handler may send again, which may add nodes.
     const qint64 now = m_clock.elapsed();
+    QList<QPair<std::shared_ptr<Request>, QString>> expired;
     for (auto it = m_nodes.cbegin(); it != m_nodes.cend(); ++it) {
         QList<std::shared_ptr<Request>> &waiting = it.value()->waiting;
-        QList<std::shared_ptr<Request>> expired;
         for (qsizetype i = waiting.size() - 1; i >= 0; --i) {
             if (waiting[i]->deadlineMs <= now)
-                expired.prepend(waiting.takeAt(i));
+                expired.append({waiting.takeAt(i), it.key()});
         }
-        for (const auto &request : std::as_const(expired))
-            finish(request, nullptr, QStringLiteral("no connection to %1 within %2 ms").arg(it.key()).arg(m_commandTimeoutMs));
     }
+    for (const auto &[request, address] : std::as_const(expired))
+        finish(request, nullptr, QStringLiteral("no connection to %1 within %2 ms").arg(address).arg(m_commandTimeoutMs));
 }
 
 } // namespace collective

@@ -4,7 +4,7 @@
 // and libvalkey need hiredis 1.x or bring their own), so this router does
 // only what the store needs:
 //   - one RedisConnection per master, opened when the slot map names it;
-//   - the slot map from CLUSTER SLOTS, asked of the seeds first and of any
+//   - the slot map from CLUSTER SLOTS, requested from the seeds first and any
 //     reachable node afterwards;
 //   - MOVED: the slot's new owner is written into the map, the command goes
 //     there, and the whole map is read again soon;
@@ -14,8 +14,9 @@
 //   - at most five redirections per command, then the command fails.
 //
 // It is ready while every slot has a master with a ready connection. When a
-// master's connection is lost, the router says so (lost) and reads the map
-// every quarter second until a replica has taken the slots over (ready).
+// master's connection is lost, the router emits lost() and reads the map
+// every quarter second until a replica has taken the slots over, then emits
+// ready().
 //
 // NOTE: commands are not pipelined across masters and there is no read from
 // replicas; the store sends a handful of commands per tick, so neither is
@@ -71,7 +72,7 @@ private:
     void handleNodeReady(const QString &address);
     void handleNodeLost(const QString &address, const QString &reason);
     void refreshSlots();
-    bool applySlots(const redisReply *reply, const QString &askedAddress);
+    bool applySlots(const redisReply *reply, const QString &sourceAddress);
     void pruneNodes();
     void updateReadiness(const QString &reason = {});
     void dispatch(const std::shared_ptr<Request> &request, const QString &address, bool asking);
@@ -88,7 +89,7 @@ private:
     bool m_open = false;
     bool m_ready = false;
     bool m_mapLoaded = false;
-    bool m_refreshWanted = false;
+    bool m_refreshNeeded = false;
     bool m_refreshInFlight = false;
     bool m_prunePending = false;
     std::vector<QString> m_slotOwners;   // master address per slot, empty when unserved
