@@ -1,5 +1,5 @@
 // The state store contract, run against every backend: the embedded store
-// and the Redis store on a real redis-server.
+// and the Redis store on a real redis-server and on a real Redis Cluster.
 #include "store/embeddedstore.h"
 #include "store/redis/redisstore.h"
 #include "redisserver.h"
@@ -13,6 +13,7 @@
 
 using namespace collective;
 using collective::testing::RedisServer;
+using collective::testing::RedisCluster;
 
 namespace {
 
@@ -53,6 +54,16 @@ public:
 private:
     RedisServer *m_server;
     int m_tickIntervalMs;
+};
+
+class RedisClusterFactory final : public StoreFactory
+{
+public:
+    explicit RedisClusterFactory(RedisCluster *cluster) : m_cluster(cluster) { m_cluster->flushAll(); }
+    std::unique_ptr<StateStore> make() override { return std::make_unique<RedisStore>(m_cluster->seeds(), 60000); }
+
+private:
+    RedisCluster *m_cluster;
 };
 
 GlobalState openStore(StateStore &store)
@@ -102,12 +113,16 @@ private:
     std::unique_ptr<StoreFactory> m_factory;
     RedisServer m_redis;
     bool m_redisStarted = false;
+    RedisCluster m_cluster;
+    bool m_clusterStarted = false;
 };
 
 void TestStateStore::cleanupTestCase()
 {
     if (m_redisStarted)
         m_redis.stop();
+    if (m_clusterStarted)
+        m_cluster.stop();
 }
 
 void TestStateStore::initTestCase_data()
@@ -115,6 +130,7 @@ void TestStateStore::initTestCase_data()
     QTest::addColumn<QString>("backend");
     QTest::newRow("embedded") << QStringLiteral("embedded");
     QTest::newRow("redis") << QStringLiteral("redis");
+    QTest::newRow("redis-cluster") << QStringLiteral("redis-cluster");
 }
 
 void TestStateStore::init()
@@ -131,6 +147,13 @@ void TestStateStore::init()
             m_redisStarted = true;
         }
         m_factory = std::make_unique<RedisFactory>(&m_redis);
+    } else if (backend == QLatin1String("redis-cluster")) {
+        if (!m_clusterStarted) {
+            QString error;
+            QVERIFY2(m_cluster.start(&error), qPrintable(error));
+            m_clusterStarted = true;
+        }
+        m_factory = std::make_unique<RedisClusterFactory>(&m_cluster);
     }
     QVERIFY(m_factory);
 }
