@@ -347,6 +347,10 @@ bool ClusterRouter::command(const QByteArray &routingKey, const QByteArrayList &
 
 void ClusterRouter::dispatch(const std::shared_ptr<Request> &request, const QString &address, bool asking)
 {
+    if (!m_open) {
+        finish(request, nullptr, QStringLiteral("the cluster connection was closed"));
+        return;
+    }
     if (address.isEmpty()) {
         m_refreshNeeded = true;
         finish(request, nullptr, QStringLiteral("hash slot %1 has no master").arg(request->slot));
