@@ -6,9 +6,10 @@
 #   ./deploy.sh help        list every command
 #
 # Development state lives under var/ in the checkout: var/data (the embedded
-# store), var/redis (the development Redis of dev:start --redis), var/log and
-# var/run (pid files). The prod:* commands drive the Docker Compose stack in
-# packaging/docker-compose.yml.
+# store), var/redis (the development Redis of dev:start --redis), var/log,
+# var/run (pid files) and var/topology (the several-node topology of
+# topology:start, run by deploy/topology.sh). The prod:* commands drive the
+# Docker Compose stack in packaging/docker-compose.yml.
 #
 # Environment read here, besides what the server itself reads:
 #   COLLECTIVE_BUILD_DIR        build folder (default build/dev)
@@ -40,6 +41,8 @@ DEV_REDIS_PORT="${COLLECTIVE_DEV_REDIS_PORT:-6399}"
 
 COMPOSE_FILE="$ROOT/packaging/docker-compose.yml"
 
+TOPOLOGY_SCRIPT="$ROOT/deploy/topology.sh"
+
 # Debian 12 packages, by what needs them. The Dockerfile's build stage
 # installs BUILD_PACKAGES and UNIT_TEST_PACKAGES (tests/deploy checks that
 # the lists match).
@@ -58,6 +61,12 @@ TEST_PACKAGES=(chromium nodejs)
 # cpack's DEB generator runs dpkg-shlibdeps (dpkg-dev) and file; the
 # Compose file check reads YAML with Debian's python3-yaml.
 DEPLOY_TEST_PACKAGES=(dpkg-dev file python3-yaml)
+# nginx balances WebSockets over several nodes in topology:start, in the
+# end-to-end tests of several nodes and in the deployment tests. It is
+# installed by ensure_nginx, not ensure_packages: see there why.
+BALANCER_PACKAGES=(nginx)
+# topology:start runs a Redis Cluster of Debian's redis-server behind nginx.
+TOPOLOGY_PACKAGES=(redis-server curl)
 
 say() { printf '%s\n' "deploy.sh: $*"; }
 fail() { printf '%s\n' "deploy.sh: $*" >&2; exit 1; }
@@ -90,6 +99,58 @@ ensure_packages() {
     # shellcheck disable=SC2086 # the list is meant to split into words
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends $missing \
         || fail "apt-get install failed for: $missing"
+}
+
+# Runs "$@" as root: directly when root, else with sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    else
+        command -v sudo >/dev/null || fail "this step needs root and there is no sudo: $*"
+        sudo "$@"
+    fi
+}
+
+# Installs BALANCER_PACKAGES (Debian's nginx) when missing, without leaving a
+# system-wide nginx running. Debian starts a daemon as soon as its package is
+# installed, and at every boot, so nginx would serve its default site on port
+# 80 of this machine. Nothing here uses that nginx, because topology:start and
+# the tests start their own on loopback ports. During the installation, a
+# policy-rc.d that denies every start (exit status 101, the policy interface
+# of Debian's invoke-rc.d) is in place, unless the machine already has one, as
+# Docker's Debian images do. Afterwards the start at boot is disabled. An
+# nginx that was installed before is left as it is.
+ensure_nginx() {
+    [ -z "$(missing_packages "${BALANCER_PACKAGES[@]}")" ] && return 0
+
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '%s\n' '#!/bin/sh' \
+            '# Written by deploy.sh while it installs nginx, and removed right after: no service starts.' \
+            'exit 101' | as_root tee "$policy" >/dev/null || fail "writing $policy failed"
+        as_root chmod 0755 "$policy"
+        own_policy=1
+        # An interrupted installation must not leave every later service start denied.
+        trap 'as_root rm -f "$policy"; exit 130' INT TERM
+    fi
+
+    local status=0
+    (ensure_packages "${BALANCER_PACKAGES[@]}") || status=$?
+
+    if [ "$own_policy" -eq 1 ]; then
+        as_root rm -f "$policy"
+        trap - INT TERM
+    fi
+    [ "$status" -eq 0 ] || exit "$status"
+
+    # Both succeed, or fail harmlessly, whichever init system the machine has.
+    if command -v systemctl >/dev/null; then
+        as_root systemctl disable --quiet nginx.service >/dev/null 2>&1 || true
+    fi
+    if command -v update-rc.d >/dev/null; then
+        as_root update-rc.d nginx disable >/dev/null 2>&1 || true
+    fi
+    say "installed nginx without starting it; it will not start at boot (systemctl enable nginx turns that back on)"
 }
 
 # Node.js 18 or newer for the end-to-end tests; Debian 12's nodejs is 18.
@@ -369,6 +430,29 @@ cmd_prod_shell() {
     compose exec app "$@"
 }
 
+# --- the several-node topology (topology:*) ----------------------------------
+
+# Runs deploy/topology.sh with the server of this build and with its state
+# under COLLECTIVE_VAR_DIR, so that a private state folder, as the deployment
+# tests use, contains the topology too.
+run_topology() {
+    TOPOLOGY_DIR="${TOPOLOGY_DIR:-$VAR_DIR/topology}" COLLECTIVE_SERVER_BIN="${COLLECTIVE_SERVER_BIN:-$SERVER_BIN}" \
+        bash "$TOPOLOGY_SCRIPT" "$@"
+}
+
+cmd_topology_start() {
+    [ $# -eq 0 ] || fail "topology:start takes no options; its settings are the TOPOLOGY_* variables listed in deploy/topology.sh"
+    ensure_packages "${TOPOLOGY_PACKAGES[@]}"
+    ensure_nginx
+    build
+    run_topology start
+}
+
+cmd_topology_stop() {
+    [ $# -eq 0 ] || fail "topology:stop takes no options"
+    run_topology stop
+}
+
 # --- status, Redis CLI, secrets, cleanup -----------------------------------
 
 cmd_status() {
@@ -391,6 +475,14 @@ cmd_status() {
         say "the development Redis is running (pid $pid) at $(dev_redis_url)"
     fi
 
+    local topology_status=0 topology_output
+    topology_output="$(run_topology status 2>&1)" || topology_status=$?
+    if [ "$topology_status" -ne 3 ]; then
+        anything_running=1
+        say "the several-node topology (topology:start):"
+        printf '%s\n' "$topology_output"
+    fi
+
     if docker_available && [ -n "$(compose ps --quiet 2>/dev/null)" ]; then
         anything_running=1
         say "the production stack:"
@@ -405,10 +497,11 @@ cmd_redis() {
     if dev_redis_pid >/dev/null; then
         exec redis-cli -h 127.0.0.1 -p "$DEV_REDIS_PORT" "$@"
     fi
-    if docker_available && compose_service_running redis; then
+    if docker_available && compose_service_running redis-1; then
         local tty=()
         [ -t 0 ] || tty=(-T)
-        exec docker compose -f "$COMPOSE_FILE" exec "${tty[@]}" redis redis-cli "$@"
+        # -c follows the cluster's MOVED redirects to the node that owns a key.
+        exec docker compose -f "$COMPOSE_FILE" exec "${tty[@]}" redis-1 redis-cli -c "$@"
     fi
     fail "no Redis is running: start the development one with dev:start --redis, or the production stack with prod:start"
 }
@@ -507,7 +600,8 @@ cmd_test_fuzz() {
 
 cmd_test() {
     ensure_packages "${BUILD_PACKAGES[@]}" "${UNIT_TEST_PACKAGES[@]}" "${TEST_PACKAGES[@]}" \
-        "${DEPLOY_TEST_PACKAGES[@]}"
+        "${DEPLOY_TEST_PACKAGES[@]}" "${TOPOLOGY_PACKAGES[@]}"
+    ensure_nginx
     ensure_node
     cmd_test_unit
     cmd_test_sanitize
@@ -570,10 +664,17 @@ Development (state under var/):
   dev:start [--redis]  Install missing Debian packages, build, and serve on :4000 (PORT) with the embedded
                        store; --redis also starts redis-server on 127.0.0.1:6399 and sets REDIS_URL to it
   dev:stop             Stop the development server and the development Redis
-  status               Show what runs: the development server (readiness, state), its Redis, the production stack
-  redis [ARGS]         Open redis-cli on the development Redis, else on the production stack's Redis
+  status               Show what runs: the development server (readiness, state), its Redis, the topology,
+                       the production stack
+  redis [ARGS]         Open redis-cli on the development Redis, else on the production stack's Redis Cluster
   cleanup [--all]      Stop everything dev:start started and remove var/run; --all also removes var/data,
                        var/redis and var/log
+
+Several nodes on this machine (deploy/topology.sh, state under var/topology/):
+  topology:start       Install missing Debian packages, build, and start a Redis Cluster of six redis-server
+                       processes (ports 7101-7106), three server nodes sharing it (4101-4103) and nginx in
+                       front of them on http://localhost:4100; the TOPOLOGY_* variables change these
+  topology:stop        Stop everything topology:start started; the Redis data is kept
 
 Production (Docker Compose, packaging/docker-compose.yml; needs a running Docker engine):
   prod:build           Build the collective-server image; the unit tests run inside the build
@@ -601,6 +702,8 @@ main() {
     case "$command" in
         dev:start) cmd_dev_start "$@" ;;
         dev:stop) cmd_dev_stop "$@" ;;
+        topology:start) cmd_topology_start "$@" ;;
+        topology:stop) cmd_topology_stop "$@" ;;
         prod:build) cmd_prod_build "$@" ;;
         prod:start) cmd_prod_start "$@" ;;
         prod:stop) cmd_prod_stop "$@" ;;

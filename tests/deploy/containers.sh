@@ -95,3 +95,57 @@ test_compose_file_defines_the_stack() {
     /usr/bin/python3 "$DEPLOY_TESTS_DIR/check_compose.py" "$model" || fail_test "see the lines above"
     [ "$model" = "$COMPOSE_FILE" ] || rm -f "$model"
 }
+
+# Renders collective.conf.template as the nginx image's entrypoint does, with
+# the nginx service's environment from the Compose file, and has Debian's
+# nginx check it together with packaging/nginx/nginx.conf. The service name
+# app is replaced by 127.0.0.1, because nginx -t resolves upstream host names
+# and this machine has no service named app.
+test_compose_nginx_config_passes_nginx_test() {
+    command -v "${NGINX_BIN:-/usr/sbin/nginx}" >/dev/null \
+        || fail_test "nginx is not installed: ./deploy.sh test installs it (Debian package nginx)"
+    CONFIG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/collective-nginx-test.XXXXXX")"
+    trap 'rm -rf "$CONFIG_DIR"' EXIT
+
+    /usr/bin/python3 - "$COMPOSE_FILE" "$ROOT/packaging/nginx/collective.conf.template" \
+        "$CONFIG_DIR/collective.conf" <<'PYTHON' || fail_test "see the lines above"
+import re
+import sys
+
+import yaml
+
+compose_path, template_path, output_path = sys.argv[1:]
+with open(compose_path, encoding="utf-8") as stream:
+    nginx = yaml.safe_load(stream)["services"]["nginx"]
+environment = {name: str(value) for name, value in (nginx.get("environment") or {}).items()}
+allowed = re.compile(environment.get("NGINX_ENVSUBST_FILTER", ""))
+
+with open(template_path, encoding="utf-8") as stream:
+    text = stream.read()
+# envsubst replaces both $NAME and ${NAME} for each name it is given.
+for name, value in environment.items():
+    if allowed.search(name):
+        text = text.replace("${%s}" % name, value)
+        text = re.sub(r"\$%s\b" % name, lambda _match: value, text)
+text = re.sub(r"\bserver app:", "server 127.0.0.1:", text)
+left = re.findall(r"\$\{COLLECTIVE_[A-Z_]*\}", text)
+if left:
+    sys.exit("    the rendered template still contains %s" % ", ".join(left))
+with open(output_path, "w", encoding="utf-8") as stream:
+    stream.write(text)
+PYTHON
+
+    # The temporary folders go to the test's folder too: nginx -t creates them.
+    local kind temp_paths=""
+    for kind in client_body proxy fastcgi uwsgi scgi; do
+        temp_paths+="\\n    ${kind}_temp_path $CONFIG_DIR/${kind}_temp;"
+    done
+    sed -e "s#/etc/nginx/conf.d/collective.conf#$CONFIG_DIR/collective.conf#" -e "s#^http {#http {$temp_paths#" \
+        "$ROOT/packaging/nginx/nginx.conf" >"$CONFIG_DIR/nginx.conf"
+    grep -q "include $CONFIG_DIR/collective.conf;" "$CONFIG_DIR/nginx.conf" \
+        || fail_test "packaging/nginx/nginx.conf does not include /etc/nginx/conf.d/collective.conf"
+
+    local output
+    output="$("${NGINX_BIN:-/usr/sbin/nginx}" -t -e stderr -p "$CONFIG_DIR" -c "$CONFIG_DIR/nginx.conf" \
+        -g "pid $CONFIG_DIR/nginx.pid;" 2>&1)" || fail_test "nginx -t rejected the configuration: $output"
+}

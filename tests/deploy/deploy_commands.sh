@@ -163,8 +163,8 @@ test_unknown_command_prints_help() {
 test_help_lists_every_command() {
     local output command
     output="$("$DEPLOY" help)" || fail_test "help failed"
-    for command in dev:start dev:stop prod:build prod:start prod:stop prod:restart prod:shell \
-        status redis secret cleanup test test:unit bench help; do
+    for command in dev:start dev:stop topology:start topology:stop prod:build prod:start prod:stop prod:restart \
+        prod:shell status redis secret cleanup test test:unit bench help; do
         grep -qE "^  $command( |$)" <<<"$output" || fail_test "help does not list $command"
     done
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the deployment tests: deploy.sh's commands, the Debian package, the
 # Dockerfile and Compose file as far as a machine without a Docker engine can
-# check them, and the Artillery scenario. ./deploy.sh test runs this after the other suites.
+# check them, the Artillery scenario, and deploy/topology.sh's Redis Cluster,
+# server nodes and nginx on loopback. ./deploy.sh test runs this after the other suites.
 #
 #   bash tests/deploy/run.sh               every test
 #   bash tests/deploy/run.sh secret deb    only tests whose name contains a word
@@ -9,6 +10,7 @@
 # Environment:
 #   COLLECTIVE_BUILD_DIR          the build deploy.sh dev:start uses (default build/dev)
 #   COLLECTIVE_PACKAGE_BUILD_DIR  the Release build cpack packages (default build/package)
+#   COLLECTIVE_SERVER_BIN         the server deploy/topology.sh runs (default: the one in COLLECTIVE_BUILD_DIR)
 #
 # The .deb test installs the package on this machine with apt-get and purges
 # it afterwards, so it needs root. It is skipped where collective-server is
@@ -26,6 +28,8 @@ source "$DEPLOY_TESTS_DIR/containers.sh"
 source "$DEPLOY_TESTS_DIR/debian_package.sh"
 # shellcheck source=tests/deploy/artillery.sh
 source "$DEPLOY_TESTS_DIR/artillery.sh"
+# shellcheck source=tests/deploy/multi_node.sh
+source "$DEPLOY_TESTS_DIR/multi_node.sh"
 
 # Succeeds when test $1 was selected on the command line, or nothing was.
 selected() {
