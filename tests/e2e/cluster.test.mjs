@@ -16,7 +16,7 @@ import { Balancer } from './lib/balancer.mjs';
 import { RedisCluster } from './lib/cluster.mjs';
 import { checkedTransport, FrameLog } from './lib/schema.mjs';
 import { ServerProcess, serverBinary, sleep, waitFor } from './lib/server.mjs';
-import { eventually, readiness, readState, sampleEvery, Witness } from './lib/witness.mjs';
+import { eventually, nodeLogs, readiness, readState, sampleEvery, withDiagnostics, Witness } from './lib/witness.mjs';
 
 const TICK_MS = 500;
 
@@ -78,20 +78,12 @@ class Deployment {
     return value === '' ? 0 : Number(value);
   }
 
-  async run(t, body) {
-    try {
-      await body();
-    } catch (error) {
-      t.diagnostic(await this.describe());
-      throw error;
-    }
+  run(t, body) {
+    return withDiagnostics(t, () => this.describe(), body);
   }
 
   async describe() {
-    const lines = [];
-    for (const [index, server] of this.servers.entries()) {
-      lines.push(`--- node ${index} (port ${server.port}) log:`, server.output.trimEnd());
-    }
+    const lines = nodeLogs(this.servers);
     lines.push('--- redis cluster log:', this.redis.output.trimEnd());
     for (const key of [CONCURRENT_KEY, PEAK_KEY, TOTAL_KEY]) {
       lines.push(`${key} = ${await this.redis.clusterCli('GET', key).catch((e) => e.message)}`);

@@ -19,7 +19,7 @@ import { test } from 'node:test';
 import { RedisProcess } from './lib/redis.mjs';
 import { catalogue, checkedTransport, FrameLog } from './lib/schema.mjs';
 import { ServerProcess, serverBinary, sleep, waitFor } from './lib/server.mjs';
-import { eventually, readiness, readState, sampleEvery, Witness } from './lib/witness.mjs';
+import { eventually, nodeLogs, readiness, readState, sampleEvery, withDiagnostics, Witness } from './lib/witness.mjs';
 
 const TICK_MS = 500;
 const OUTAGE_MS = Number(process.env.COLLECTIVE_TEST_OUTAGE_MS ?? 30_000);
@@ -86,20 +86,12 @@ class Cluster {
 
   // Runs `body` and, when it fails, adds each node's log, Redis's log and the
   // global keys to the test output before the failure is reported.
-  async run(t, body) {
-    try {
-      await body();
-    } catch (error) {
-      t.diagnostic(await this.describe());
-      throw error;
-    }
+  run(t, body) {
+    return withDiagnostics(t, () => this.describe(), body);
   }
 
   async describe() {
-    const lines = [];
-    for (const [index, server] of this.servers.entries()) {
-      lines.push(`--- node ${index} (port ${server.port}) log:`, server.output.trimEnd());
-    }
+    const lines = nodeLogs(this.servers);
     lines.push('--- redis-server log:', this.redis.output.trimEnd());
     if (this.redis.running && !this.redis.paused) {
       for (const key of [CONCURRENT_KEY, PEAK_KEY, TOTAL_KEY]) {

@@ -132,3 +132,18 @@ export function sampleEvery(intervalMs, read) {
   };
 }
 
+// Runs `body` and, when it fails, adds the text of `describe()` (logs and
+// keys) to the test output before the failure is reported.
+export async function withDiagnostics(t, describe, body) {
+  try {
+    await body();
+  } catch (error) {
+    t.diagnostic(await describe());
+    throw error;
+  }
+}
+
+// Returns each node's log under a header line, for a failure report.
+export function nodeLogs(servers) {
+  return servers.flatMap((server, index) => [`--- node ${index} (port ${server.port}) log:`, server.output.trimEnd()]);
+}
