@@ -22,7 +22,7 @@ private Q_SLOTS:
 
 void TestHashSlot::crcOfTheCheckString()
 {
-    // The check value of CRC-16/XMODEM, the variant the cluster spec names.
+    // The check value of CRC-16/XMODEM, the variant whose slots match Redis.
     QCOMPARE(crc16(QByteArrayLiteral("123456789")), quint16(0x31C3));
     QCOMPARE(crc16(QByteArray()), quint16(0));
 }

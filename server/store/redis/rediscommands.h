@@ -2,7 +2,7 @@
 // Cluster whose keys live on several masters (cluster/clusterrouter.h).
 //
 // Every command names the key it is routed by. On one server the key is
-// ignored; in a cluster it picks the master that owns the key's hash slot,
+// ignored. In a cluster it picks the master that owns the key's hash slot,
 // so all keys of one command must share a slot.
 #pragma once
 
@@ -42,7 +42,7 @@ public:
     virtual QString describe() const = 0;
 
     // Gives up on the connections as if they had been lost, and reconnects.
-    // For a caller that sees a reply overdue.
+    // Used when a reply is overdue.
     virtual void abandon(const QString &reason) = 0;
 
 Q_SIGNALS:

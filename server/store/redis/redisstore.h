@@ -92,9 +92,9 @@ private:
     // The replies of one run of a batch's commands, gathered as they come.
     struct BatchRun
     {
-        int pending = 0;        // commands sent and not answered
+        int pending = 0;        // commands sent without a reply yet
         bool failed = false;
-        bool scriptFailed = false; // Redis answered with an error
+        bool scriptFailed = false; // Redis replied with an error
         QString error;
         qint64 sum = 0;
         QList<QPair<QString, QByteArray>> nodes; // node id, "<count> <version>"
