@@ -189,7 +189,13 @@ RedisStore::RedisStore(std::unique_ptr<RedisCommands> commands, int tickInterval
     });
 }
 
-RedisStore::~RedisStore() = default;
+RedisStore::~RedisStore()
+{
+    // Closing calls every pending reply handler with an error, and the
+    // handlers use this store's members: close while they are all alive.
+    m_commands->close();
+    m_subscriber.close();
+}
 
 void RedisStore::open()
 {
