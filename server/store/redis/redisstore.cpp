@@ -22,14 +22,17 @@ const QByteArray totalKey = QByteArrayLiteral("global:total_connection_seconds")
 const QByteArray unlockedKey = QByteArrayLiteral("global:unlocked_milestones");
 const QByteArray peakKey = QByteArrayLiteral("global:peak_connections");
 const QByteArray nodesKey = QByteArrayLiteral("{collective}:nodes");
+const QByteArray sumSequenceKey = QByteArrayLiteral("{collective}:sum_sequence");
+const QByteArray concurrentSequenceKey = QByteArrayLiteral("{global:concurrent_connections}:sequence");
 const QByteArray nodeKeyPrefix = QByteArrayLiteral("{collective}:node:");
 const QByteArray appliedKeyPrefix = QByteArrayLiteral("{global:total_connection_seconds}:applied:");
 const QByteArray winnersKey = QByteArrayLiteral("{global:unlocked_milestones}:won_by");
 
-// KEYS: 1 node set, 2 this node's key
+// KEYS: 1 node set, 2 this node's key, 3 sum sequence
 // ARGV: 1 node id, 2 "<live witnesses> <version>", 3 node key TTL in ms,
 //       4 node key prefix
-// Returns {sum of live node counts, {node id, "<count> <version>", ...}}.
+// Returns {sum of live node counts, {node id, "<count> <version>", ...},
+//          sequence of this sum}.
 //
 // A node key holds its count and a version that grows with every update,
 // because the same count also travels by pub/sub: a reader keeps whichever
@@ -51,7 +54,20 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     redis.call('SREM', KEYS[1], id)
   end
 end
-return {sum, nodes}
+return {sum, nodes, redis.call('INCR', KEYS[3])}
+)lua");
+
+// KEYS: 1 concurrent count, 2 the sequence of the sum it contains
+// ARGV: 1 sum, 2 sequence of that sum
+// Writes the sum unless a later one is there already. Sums are numbered in
+// the order the nodes script computed them, so two nodes that write at once
+// leave the newer sum, whichever write arrives last.
+const QByteArray concurrentScript = QByteArrayLiteral(R"lua(
+if tonumber(ARGV[2]) > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+return 1
 )lua");
 
 // KEYS: 1 total seconds, 2 this node's applied sequence
@@ -366,13 +382,14 @@ void RedisStore::runBatch()
 
     // Steps 1 to 3 go out together; step 4 needs the sum from step 1.
     bool sent = sendStep(run, key,
-                         {QByteArrayLiteral("EVAL"), nodesScript, QByteArrayLiteral("2"), nodesKey, key, node,
+                         {QByteArrayLiteral("EVAL"), nodesScript, QByteArrayLiteral("3"), nodesKey, key, sumSequenceKey, node,
                           nodeValue(batch.liveWitnesses, batch.version), QByteArray::number(nodeKeyTtlMs()),
                           nodeKeyPrefix},
                          [this, run](const redisReply *reply) {
-                             if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+                             if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
                                  return false;
                              run->sum = integerOf(reply->element[0]);
+                             run->sumSequence = integerOf(reply->element[2]);
                              const redisReply *nodes = reply->element[1];
                              for (size_t i = 0; i + 1 < nodes->elements; i += 2)
                                  run->nodes.append({stringOf(nodes->element[i]),
@@ -453,7 +470,10 @@ void RedisStore::sendConcurrentAndPeak(const std::shared_ptr<BatchRun> &run)
 {
     const Batch &batch = *m_inFlight;
     const qint64 candidate = qMax(run->sum, batch.observedPeak);
-    const bool sent = sendStep(run, concurrentKey, {QByteArrayLiteral("SET"), concurrentKey, QByteArray::number(run->sum)},
+    const bool sent = sendStep(run, concurrentKey,
+                               {QByteArrayLiteral("EVAL"), concurrentScript, QByteArrayLiteral("2"), concurrentKey,
+                                concurrentSequenceKey, QByteArray::number(run->sum),
+                                QByteArray::number(run->sumSequence)},
                                [](const redisReply *) { return true; })
             && sendStep(run, peakKey,
                         {QByteArrayLiteral("EVAL"), peakScript, QByteArrayLiteral("1"), peakKey,

@@ -5,6 +5,11 @@
 // Extra keys and channels (the braces are Redis Cluster hash tags: keys
 // with the same tag share a hash slot):
 //   {collective}:nodes            set of node ids that reported recently
+//   {collective}:sum_sequence     counts the sums of the node keys, so each
+//                                 sum has a number in the order it was made
+//   {global:concurrent_connections}:sequence
+//                                 the number of the sum that
+//                                 global:concurrent_connections contains
 //   {collective}:node:<id>        that node's joined witnesses and a version;
 //                                 expires after 1.5 tick intervals unless
 //                                 refreshed
@@ -26,8 +31,9 @@
 //   2. total script: add the seconds unless the sequence was applied;
 //   3. claims script: SADD each claim; a claim whose SADD returned 1, or
 //      whose recorded winner is this very batch, was won by this node;
-//   4. then, with the sum: SET global:concurrent_connections, and a peak
-//      script that raises global:peak_connections only upwards.
+//   4. then, with the sum: a concurrent script that writes the sum to
+//      global:concurrent_connections unless a newer sum is there, and a
+//      peak script that raises global:peak_connections only upwards.
 // Every step may run twice without harm, so a batch with a failed step is
 // resent whole. A node refreshes its key every half tick, so a killed node
 // stops counting within two tick intervals.
@@ -36,10 +42,6 @@
 // estimate (last known state plus what it owes), keeps the seconds it owes,
 // and flushes them when Redis returns. Milestone claims wait for Redis, so
 // a milestone is still announced exactly once.
-//
-// NOTE: global:concurrent_connections is written by each node with the sum
-// it read, in a step apart from the sum; two nodes reporting at once may
-// leave the older sum there until the next report, half a tick later.
 #pragma once
 
 #include "config/redisendpoint.h"
@@ -97,6 +99,7 @@ private:
         bool scriptFailed = false; // Redis replied with an error
         QString error;
         qint64 sum = 0;
+        qint64 sumSequence = 0; // orders the sums of all nodes
         QList<QPair<QString, QByteArray>> nodes; // node id, "<count> <version>"
         qint64 total = 0;
         qint64 peak = 0;
