@@ -1,6 +1,8 @@
 // Socket threads, shared-port listeners and broadcast hand-off.
 #include "connections/connectionlayer.h"
 
+#include "connections/websocketframe.h"
+
 #include <QElapsedTimer>
 #include <QEventLoop>
 
@@ -163,11 +165,13 @@ void ConnectionLayer::notifyWitnessCountChanged()
 
 void ConnectionLayer::broadcast(const QByteArray &frame, quint64 version)
 {
-    const QString text = QString::fromUtf8(frame);
+    // Framed once here; every hub shares these bytes (QByteArray's reference
+    // count is atomic, so the copies into the queued calls copy nothing).
+    const QByteArray wire = webSocketTextFrame(frame);
     m_status->metrics.broadcasts.fetch_add(1, std::memory_order_relaxed);
     for (Worker &worker : m_workers) {
         WitnessHub *hub = worker.hub;
-        QMetaObject::invokeMethod(hub, [hub, text, version] { hub->broadcast(text, version); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(hub, [hub, wire, version] { hub->broadcast(wire, version); }, Qt::QueuedConnection);
     }
 }
 

@@ -3,8 +3,8 @@
 // (SO_REUSEPORT), hands broadcasts to every hub, and tells the main thread
 // when the number of witnesses changed.
 //
-// A broadcast is encoded once on the main thread; every hub sends that same
-// string to its sockets.
+// A broadcast is encoded and framed once on the main thread; every hub
+// writes those same bytes to its sockets.
 #pragma once
 
 #include "connections/witnesshub.h"

@@ -150,6 +150,9 @@ void WitnessHub::adopt(QWebSocket *socket)
     Session &session = m_sessions[socket];
     session.lastFrameAtMs = m_status->clock()->nowMs();
     session.releaseAdmission = handshake.releaseAdmission;
+    // QHttpServer upgrades the very QTcpSocket that was accepted, so the
+    // tracked handshake socket is the QWebSocket's transport.
+    session.transport = handshake.socket ? handshake.socket.data() : socket->findChild<QTcpSocket *>();
     bump(m_status->openSockets);
     bump(m_status->metrics.connectionsAccepted);
 
@@ -157,6 +160,17 @@ void WitnessHub::adopt(QWebSocket *socket)
             [this, socket](const QString &text) { handleText(socket, text); });
     connect(socket, &QWebSocket::binaryMessageReceived, this, [this, socket] { handleBinary(socket); });
     connect(socket, &QWebSocket::disconnected, this, [this, socket] { handleDisconnect(socket); });
+
+    if (!session.transport) {
+        // Without it the witness would miss every broadcast; it reconnects instead.
+        qCWarning(lcSocket, "Socket thread %d could not find the TCP connection of an upgraded socket; closing it "
+                            "with 1001 so the client reconnects. Report this as a bug.",
+                  m_index);
+        session.closedByServer = true;
+        socket->close(toQt(CloseCode::GoingAway), QStringLiteral("try again"));
+    }
+    if (session.closedByServer)
+        return;
 
     // Only the V2 serializer is spoken; a V1 client would misread every frame.
     const QUrl url = socket->requestUrl();
@@ -360,7 +374,7 @@ void WitnessHub::handleDisconnect(QWebSocket *socket)
     updateAccepting();
 }
 
-void WitnessHub::broadcast(const QString &frame, quint64 version)
+void WitnessHub::broadcast(const QByteArray &wireFrame, quint64 version)
 {
     QElapsedTimer timer;
     timer.start();
@@ -382,8 +396,12 @@ void WitnessHub::broadcast(const QString &frame, quint64 version)
             QTimer::singleShot(1000, socket, [socket] { socket->abort(); });
             continue;
         }
-        socket->sendTextMessage(frame);
-        socket->flush();
+        // Whole frames go into the TCP connection in one write each, so these
+        // bytes never interleave with a frame QWebSocket writes itself.
+        if (!it->transport || socket->state() != QAbstractSocket::ConnectedState)
+            continue;
+        it->transport->write(wireFrame);
+        it->transport->flush();
         ++frames;
     }
     m_status->metrics.recordFanout(timer.nsecsElapsed() / 1000, frames);

@@ -66,9 +66,10 @@ public:
     // thread; returns false with *error when the socket cannot be used.
     bool start(QString *error);
 
-    // Sends one encoded frame to every joined witness of this hub, except
-    // those whose welcome showed board version `version` or newer.
-    void broadcast(const QString &frame, quint64 version);
+    // Writes one WebSocket frame (see websocketframe.h) to every joined
+    // witness of this hub, except those whose welcome showed board version
+    // `version` or newer.
+    void broadcast(const QByteArray &wireFrame, quint64 version);
 
     // Stops accepting and closes every socket with `code`, each witness at a
     // random moment within windowMs; for shutdown.
@@ -86,6 +87,9 @@ private:
         QTimer *closeTimer = nullptr; // set while a rejected socket waits to close
         qint64 closeDeadlineMs = 0;
         std::function<void()> releaseAdmission; // frees the address's place on disconnect
+        // The TCP connection under the QWebSocket, which broadcasts write
+        // framed bytes to directly. It lives as long as the QWebSocket.
+        QTcpSocket *transport = nullptr;
     };
 
     void adoptPendingSockets();
