@@ -503,7 +503,13 @@ cmd_redis() {
         # -c follows the cluster's MOVED redirects to the node that owns a key.
         exec docker compose -f "$COMPOSE_FILE" exec "${tty[@]}" redis-1 redis-cli -c "$@"
     fi
-    fail "no Redis is running: start the development one with dev:start --redis, or the production stack with prod:start"
+    # The topology's cluster: its first node, which -c leaves when a key
+    # lives elsewhere.
+    local topology_port="${TOPOLOGY_REDIS_PORT:-7101}"
+    if run_topology status >/dev/null 2>&1 && redis-cli -p "$topology_port" ping >/dev/null 2>&1; then
+        exec redis-cli -c -h 127.0.0.1 -p "$topology_port" "$@"
+    fi
+    fail "no Redis is running: start the development one with dev:start --redis, the topology with topology:start, or the production stack with prod:start"
 }
 
 # Prints 64 random bytes from the kernel's CSPRNG, base64-encoded (88 characters).
@@ -637,7 +643,7 @@ cmd_bench() {
                 bash "$ROOT/bench/run.sh" --help
                 return 0
                 ;;
-            --full | --sizes=* | --tick-ms=* | --output-dir=*) ;;
+            --full | --sizes=* | --tick-ms=* | --output-dir=* | --hold | --hold-witnesses=* | --hold-seconds=*) ;;
             *) fail "unknown bench option '$argument'; see ./deploy.sh bench --help" ;;
         esac
     done
@@ -666,7 +672,8 @@ Development (state under var/):
   dev:stop             Stop the development server and the development Redis
   status               Show what runs: the development server (readiness, state), its Redis, the topology,
                        the production stack
-  redis [ARGS]         Open redis-cli on the development Redis, else on the production stack's Redis Cluster
+  redis [ARGS]         Open redis-cli on the development Redis, else on the topology's or the production
+                       stack's Redis Cluster
   cleanup [--all]      Stop everything dev:start started and remove var/run; --all also removes var/data,
                        var/redis and var/log
 

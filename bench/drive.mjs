@@ -20,7 +20,10 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 
-const usage = `Usage: node bench/drive.mjs --loadgen=PATH --port=PORT --server-pid=PID --output=FILE [options]
+const usage = `Usage: node bench/drive.mjs --loadgen=PATH --port=PORT --server-pid=PID[,PID...] --output=FILE [options]
+
+  --server-pid=LIST    the server's process, or several processes that share the
+                       port; their memory and CPU are summed
 
   --label=TEXT         name of the server under test in the result (default server)
   --host=ADDRESS       server address in 127.0.0.0/8 (default 127.0.0.1)
@@ -70,7 +73,6 @@ function parseArguments(argv) {
   };
   const integers = {
     port: [1, 65535],
-    'server-pid': [1, 2 ** 31],
     sockets: [1, 1000000],
     procs: [1, 64],
     'max-pending': [1, 100000],
@@ -100,14 +102,22 @@ function parseArguments(argv) {
         fail(`invalid --${name} '${value}': expected an integer from ${minimum} to ${maximum}`);
       }
       options[key] = number;
+    } else if (name === 'server-pid') {
+      const pids = value.split(',').map(Number);
+      if (pids.some((pid) => !Number.isInteger(pid) || pid < 1)) {
+        fail(`invalid --server-pid '${value}': expected process ids separated by commas`);
+      }
+      options.serverPids = pids;
     } else if (['loadgen', 'output', 'label', 'host', 'sources'].includes(name)) {
       options[key] = value;
     } else {
       fail(`unknown option '--${name}'; see --help`);
     }
   }
-  for (const required of ['loadgen', 'port', 'serverPid', 'output']) {
-    if (options[required] === undefined) fail(`missing --${required.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  for (const required of ['loadgen', 'port', 'serverPids', 'output']) {
+    if (options[required] === undefined) {
+      fail(`missing --${required.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/-pids$/, '-pid')}`);
+    }
   }
   return options;
 }
@@ -174,6 +184,14 @@ function sampleProcess(pid) {
   } catch {
     return null;
   }
+}
+
+// Sums the samples of every server process; null when one of them is gone.
+function sampleServers(pids) {
+  const samples = pids.map(sampleProcess);
+  if (samples.some((sample) => sample === null)) return null;
+  const total = (field) => samples.reduce((sum, sample) => sum + (sample[field] ?? 0), 0);
+  return { rssKb: total('rssKb'), hwmKb: total('hwmKb'), cpuSeconds: total('cpuSeconds') };
 }
 
 // Busy and total jiffies of the whole machine, from the first line of /proc/stat.
@@ -414,8 +432,8 @@ async function main() {
   const slices = planSlices(options);
   const outputDirectory = path.dirname(path.resolve(options.output));
 
-  if (!sampleProcess(options.serverPid)) fail(`no process ${options.serverPid} to measure`);
-  const before = sampleProcess(options.serverPid);
+  if (!sampleServers(options.serverPids)) fail(`no process ${options.serverPids.join(', ')} to measure`);
+  const before = sampleServers(options.serverPids);
 
   const generators = startLoadGenerators(options, slices, outputDirectory);
   const settled = await waitUntilSettled(generators, options.joinTimeout + 15);
@@ -423,14 +441,14 @@ async function main() {
   const settledUs = Math.max(...generators.map((generator) => generator.settled?.at_us ?? 0));
 
   await sleep(options.settle);
-  const joinedSample = sampleProcess(options.serverPid);
+  const joinedSample = sampleServers(options.serverPids);
   const clientsAtStart = generators.map((generator) => sampleProcess(generator.child.pid));
   const machineAtStart = sampleMachine();
   const windowStartUs = monotonicMicros();
 
   await sleep(options.window);
   const windowEndUs = monotonicMicros();
-  const endSample = sampleProcess(options.serverPid);
+  const endSample = sampleServers(options.serverPids);
   const clientsAtEnd = generators.map((generator) => sampleProcess(generator.child.pid));
   const machineAtEnd = sampleMachine();
 

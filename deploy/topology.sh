@@ -485,6 +485,7 @@ main() {
         start) cmd_start ;;
         stop) cmd_stop ;;
         status) cmd_status ;;
+        help | -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
         *) fail "usage: $0 start|stop|status (unknown command '$command')" ;;
     esac
 }
