@@ -81,7 +81,7 @@ for argument in "$@"; do
     esac
 done
 
-# The hold profile keeps the server's own default tick unless told otherwise:
+# The hold profile keeps the server's own default tick unless --tick-ms is given:
 # it measures holding witnesses, not tick delivery.
 [ "$profile" != hold ] || [ "$tick_given" -eq 1 ] || TICK_MS=5000
 
@@ -197,7 +197,7 @@ say "profile $profile, tick $TICK_MS ms; open-file limit $file_limit per process
     echo "qt: $(dpkg-query -W -f='${Version}' libqt6websockets6 2>/dev/null || echo unknown)"
 } >"$output_dir/machine.txt"
 
-# The hold profile: one process holds about 19 000 witnesses under this
+# The hold profile: one process takes about 19 000 witnesses under this
 # machine's 20 000 open files, so several processes share the port
 # (COLLECTIVE_SHARE_PORT=1, the kernel spreads connections over them) and
 # join their counts through one redis-server. Each process has one socket
