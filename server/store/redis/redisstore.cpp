@@ -373,7 +373,10 @@ void RedisStore::sendBatch(quint64 reportId)
 
 void RedisStore::runBatch()
 {
+    // The live count is a state, not a delta: a batch sent again carries the
+    // newest one, or it would overwrite a newer count that presence wrote.
     Batch &batch = *m_inFlight;
+    batch.liveWitnesses = m_liveWitnesses;
     batch.version = ++m_version;
     const QByteArray key = nodeKey();
     const QByteArray node = m_nodeId.toLatin1();
