@@ -234,6 +234,12 @@ QString flagName(const char *variable)
     return QStringLiteral("--") + QString::fromLatin1(variable).toLower().replace(QLatin1Char('_'), QLatin1Char('-'));
 }
 
+bool isKnownFlag(const QString &flag)
+{
+    return std::any_of(std::begin(settings), std::end(settings),
+                       [&](const Setting &setting) { return flagName(setting.variable) == flag; });
+}
+
 QString rejection(const Setting &setting, const QString &source, const QString &value)
 {
     return QStringLiteral("Invalid %1 '%2' (from %3): expected %4.")
@@ -274,14 +280,13 @@ ConfigResult parseConfig(const QStringList &environment, const QStringList &argu
             flags.insert(argument, arguments.at(i + 1));
             ++i;
         } else {
-            result.error = QStringLiteral("Flag %1 needs a value, as %1=VALUE.").arg(argument);
+            result.error = isKnownFlag(argument) ? QStringLiteral("Flag %1 needs a value, as %1=VALUE.").arg(argument)
+                                 : QStringLiteral("Unknown flag %1; run with --help for the list.").arg(argument);
             return result;
         }
     }
     for (auto it = flags.cbegin(); it != flags.cend(); ++it) {
-        const bool known = std::any_of(std::begin(settings), std::end(settings),
-                                       [&](const Setting &s) { return flagName(s.variable) == it.key(); });
-        if (!known) {
+        if (!isKnownFlag(it.key())) {
             result.error = QStringLiteral("Unknown flag %1; run with --help for the list.").arg(it.key());
             return result;
         }

@@ -119,6 +119,8 @@ void TestConfig::rejectsBadValues_data()
                                       << QStringList() << "COLLECTIVE_MAX_FRAME_BYTES";
     QTest::newRow("bad flag value") << QStringList() << QStringList{QStringLiteral("--port=x")} << "PORT";
     QTest::newRow("unknown flag") << QStringList() << QStringList{QStringLiteral("--colour=blue")} << "--colour";
+    QTest::newRow("unknown flag without value") << QStringList() << QStringList{QStringLiteral("--colour")}
+                                                << "Unknown flag --colour";
     QTest::newRow("flag without value") << QStringList() << QStringList{QStringLiteral("--port")} << "--port";
 }
 
