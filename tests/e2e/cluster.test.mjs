@@ -185,8 +185,8 @@ test('moving slots lose and double nothing', { timeout: 180_000 }, async (t) => 
 
     // Each slot that contains a store key moves to another master while the
     // nodes keep reporting. The hold keeps a slot half-moved for three
-    // ticks: keys already moved answer ASK, a script whose keys are split
-    // answers TRYAGAIN.
+    // ticks: a key already moved gets an ASK reply, and a script whose keys
+    // are split gets TRYAGAIN.
     const keys = [TOTAL_KEY, PEAK_KEY, CONCURRENT_KEY, UNLOCKED_KEY, '{collective}:nodes'];
     const totals = sampleEvery(100, () => deployment.getInteger(TOTAL_KEY));
     for (const key of keys) {

@@ -1,5 +1,5 @@
-// Where the Redis store sends its commands: one Redis server, or a Redis
-// Cluster whose keys live on several masters (cluster/clusterrouter.h).
+// The Redis store's command channel: one Redis server, or a Redis Cluster
+// whose keys live on several masters (cluster/clusterrouter.h).
 //
 // Every command names the key it is routed by. On one server the key is
 // ignored. In a cluster it picks the master that owns the key's hash slot,

@@ -38,7 +38,7 @@ bool parseRedirection(const QString &error, int *slot, QString *address)
     bool ok = false;
     *slot = parts[1].toInt(&ok);
     *address = parts[2];
-    // An empty host ("MOVED 3999 :6381") means the node that answered.
+    // An empty host ("MOVED 3999 :6381") means the node that sent the reply.
     return ok && *slot >= 0 && *slot < clusterSlotCount && address->contains(QLatin1Char(':'));
 }
 
@@ -119,6 +119,15 @@ void ClusterRouter::abandon(const QString &reason)
         node->connection->abandon(reason);
 }
 
+RedisEndpoint ClusterRouter::endpointOf(const QString &host, int port) const
+{
+    RedisEndpoint endpoint;
+    endpoint.host = host;
+    endpoint.port = port;
+    endpoint.password = m_seeds.isEmpty() ? QString() : m_seeds.first().password;
+    return endpoint;
+}
+
 ClusterRouter::Node *ClusterRouter::nodeFor(const QString &address)
 {
     if (Node *node = m_nodes.value(address))
@@ -126,9 +135,7 @@ ClusterRouter::Node *ClusterRouter::nodeFor(const QString &address)
 
     const qsizetype colon = address.lastIndexOf(QLatin1Char(':'));
     auto *node = new Node;
-    node->endpoint.host = address.left(colon);
-    node->endpoint.port = address.mid(colon + 1).toInt();
-    node->endpoint.password = m_seeds.isEmpty() ? QString() : m_seeds.first().password;
+    node->endpoint = endpointOf(address.left(colon), address.mid(colon + 1).toInt());
     node->connection = new RedisConnection(node->endpoint, QStringLiteral("cluster %1").arg(address),
                                            m_commandTimeoutMs, this);
     connect(node->connection, &RedisConnection::ready, this, [this, address] { handleNodeReady(address); });
@@ -233,11 +240,7 @@ bool ClusterRouter::applySlots(const redisReply *reply, const QString &sourceAdd
                 master = address;
             if (!knownAddresses.contains(address)) {
                 knownAddresses.insert(address);
-                RedisEndpoint endpoint;
-                endpoint.host = host;
-                endpoint.port = int(entry->element[1]->integer);
-                endpoint.password = m_seeds.isEmpty() ? QString() : m_seeds.first().password;
-                known.append(endpoint);
+                known.append(endpointOf(host, int(entry->element[1]->integer)));
             }
         }
         if (master.isEmpty())

@@ -18,8 +18,8 @@
 // every quarter second until a replica has taken the slots over, then emits
 // ready().
 //
-// NOTE: commands are not pipelined across masters and there is no read from
-// replicas; the store sends a handful of commands per tick, so neither is
+// NOTE: commands are not pipelined across masters, and nothing is read from
+// replicas. The store sends a handful of commands per tick, so neither is
 // worth its code here. Multi-key commands must keep their keys in one slot.
 #pragma once
 
@@ -68,6 +68,8 @@ private:
         QList<std::shared_ptr<Request>> waiting; // sent once the connection is ready
     };
 
+    // Returns a node's endpoint, with the seeds' password.
+    RedisEndpoint endpointOf(const QString &host, int port) const;
     Node *nodeFor(const QString &address);
     void handleNodeReady(const QString &address);
     void handleNodeLost(const QString &address, const QString &reason);
