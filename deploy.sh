@@ -588,7 +588,7 @@ cmd_test_fuzz() {
     cmake --build --preset fuzz -- -j"$BUILD_JOBS" || fail "the fuzz build failed"
 
     local target corpus
-    for target in frame messages config redisurl; do
+    for target in frame messages config redisurl websocket handshake; do
         # The corpus grows as the fuzzer finds new inputs; the seeds in the
         # checkout stay as they are.
         corpus="$(mktemp -d)"

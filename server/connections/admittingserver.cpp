@@ -27,11 +27,12 @@ void refuse(qintptr descriptor, Admission::Verdict verdict)
 
 // A QTcpSocket that writes straight to the kernel while nothing waits in
 // Qt's write buffer. Stock QAbstractSocket appends every write to its buffer
-// first, and that buffer allocates a 32 KiB block on the first write (the
-// WebSocket handshake response) and keeps it for the socket's lifetime. Only
+// first, and that buffer allocates a 32 KiB block on the first write and
+// keeps it for the socket's lifetime. Only
 // what the kernel does not take (a peer that stopped reading) is buffered,
-// so bytesToWrite() still measures a slow witness's backlog. Measured with
-// heaptrack: an idle witness costs 12 KB of RSS instead of 20.5 KB.
+// so bytesToWrite() still measures a slow peer's backlog. Measured with
+// heaptrack when witnesses were QWebSockets on these sockets: an idle
+// witness cost 12 KB of RSS instead of 20.5 KB.
 //
 // NOTE: bytes sent this way emit no bytesWritten(); nothing in the server
 // listens to it.
@@ -69,8 +70,7 @@ QHostAddress peerAddressOf(qintptr descriptor)
 } // namespace
 
 AdmittingTcpServer::AdmittingTcpServer(Admission *admission, NodeStatus *status,
-                                       std::function<void(QTcpSocket *, const Release &)> accepted,
-                                       QObject *parent)
+                                       std::function<void(int, quint64)> accepted, QObject *parent)
     : QTcpServer(parent), m_admission(admission), m_status(status), m_accepted(std::move(accepted))
 {
 }
@@ -86,31 +86,35 @@ void AdmittingTcpServer::incomingConnection(qintptr descriptor)
         refuse(descriptor, verdict);
         return;
     }
+    m_accepted(int(descriptor), m_admission->keyOf(address));
+}
 
+QTcpSocket *AdmittingTcpServer::handOver(int descriptor, quint64 admissionKey)
+{
     auto *socket = new DirectWriteSocket(this);
     if (!socket->setSocketDescriptor(descriptor)) {
-        m_admission->release(m_admission->keyOf(address));
-        ::close(int(descriptor));
+        m_admission->release(admissionKey);
+        ::close(descriptor);
         delete socket;
-        return;
+        return nullptr;
     }
 
     // Released once, by whichever of its holders comes first.
-    const quint64 key = m_admission->keyOf(address);
     auto released = std::make_shared<bool>(false);
     Admission *admission = m_admission;
-    const Release release = [admission, key, released] {
+    const Release release = [admission, admissionKey, released] {
         if (!*released) {
             *released = true;
-            admission->release(key);
+            admission->release(admissionKey);
         }
     };
     connect(socket, &QTcpSocket::disconnected, socket, release);
     connect(socket, &QObject::destroyed, release);
 
+    // The HTTP server takes pending sockets when told of a new connection.
     addPendingConnection(socket);
-    if (m_accepted)
-        m_accepted(socket, release);
+    Q_EMIT newConnection();
+    return socket;
 }
 
 } // namespace collective

@@ -2,11 +2,12 @@
 // a refused connection gets a short HTTP 429 answer and is closed before Qt
 // makes a socket object for it.
 //
-// An admitted connection must be released from its address's count exactly
-// once. A plain HTTP socket releases itself when it disconnects or is
-// destroyed. A socket upgraded to a WebSocket cannot: Qt HttpServer 6.4
-// disconnects every signal of the socket when it hands it to QtWebSockets,
-// so the release function goes to whoever adopts the WebSocket.
+// An admitted connection stays a bare descriptor: the witness hub reads its
+// first request and serves a WebSocket upgrade itself. Any other request is
+// handed back with handOver(), which wraps the descriptor in a QTcpSocket
+// for Qt HttpServer. Either way the connection's place in its address's
+// count is released exactly once: by the hub, or by the socket when it
+// disconnects or is destroyed.
 #pragma once
 
 #include "connections/admission.h"
@@ -28,9 +29,15 @@ public:
     // Releases an admitted connection's place; safe to call more than once.
     using Release = std::function<void()>;
 
-    // `accepted` hears of every admitted socket with its release function.
-    AdmittingTcpServer(Admission *admission, NodeStatus *status,
-                       std::function<void(QTcpSocket *, const Release &)> accepted, QObject *parent = nullptr);
+    // `accepted` receives every admitted descriptor with its admission key.
+    AdmittingTcpServer(Admission *admission, NodeStatus *status, std::function<void(int, quint64)> accepted,
+                       QObject *parent = nullptr);
+
+    // Wraps an admitted descriptor, whose first request is still unread in
+    // the kernel, in a QTcpSocket and queues it for the HTTP server. Returns
+    // the socket, or nullptr when the descriptor is no longer usable (it is
+    // then closed and released).
+    QTcpSocket *handOver(int descriptor, quint64 admissionKey);
 
 protected:
     void incomingConnection(qintptr descriptor) override;
@@ -38,7 +45,7 @@ protected:
 private:
     Admission *m_admission;
     NodeStatus *m_status;
-    std::function<void(QTcpSocket *, const Release &)> m_accepted;
+    std::function<void(int, quint64)> m_accepted;
 };
 
 } // namespace collective

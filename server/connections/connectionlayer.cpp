@@ -1,7 +1,7 @@
 // Socket threads, shared-port listeners and broadcast hand-off.
 #include "connections/connectionlayer.h"
 
-#include "connections/websocketframe.h"
+#include "websocket/frames.h"
 
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -167,7 +167,7 @@ void ConnectionLayer::broadcast(const QByteArray &frame, quint64 version)
 {
     // Framed once here; every hub shares these bytes (QByteArray's reference
     // count is atomic, so the copies into the queued calls copy nothing).
-    const QByteArray wire = webSocketTextFrame(frame);
+    const QByteArray wire = websocket::textFrame(frame);
     m_status->metrics.broadcasts.fetch_add(1, std::memory_order_relaxed);
     for (Worker &worker : m_workers) {
         WitnessHub *hub = worker.hub;

@@ -1,17 +1,20 @@
-// One socket thread's listener, HTTP server and witnesses (see witnesshub.h).
+// One socket thread's listener, WebSockets and HTTP server (see witnesshub.h).
 #include "connections/witnesshub.h"
 
 #include "connections/admittingserver.h"
 #include "protocol/messages.h"
+#include "websocket/frames.h"
 
 #include <QDateTime>
 #include <QElapsedTimer>
-#include <QTcpServer>
 #include <QRandomGenerator>
+#include <QSocketNotifier>
 #include <QTcpSocket>
-#include <QUrlQuery>
-#include <QWebSocket>
 
+#include <cerrno>
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace collective {
@@ -28,10 +31,16 @@ const QString joinEvent = QStringLiteral("phx_join");
 const QString leaveEvent = QStringLiteral("phx_leave");
 const QString closeEvent = QStringLiteral("phx_close");
 
-QWebSocketProtocol::CloseCode toQt(CloseCode code)
-{
-    return static_cast<QWebSocketProtocol::CloseCode>(static_cast<quint16>(code));
-}
+// A request head larger than this is answered with 431.
+constexpr qsizetype maxHeadBytes = 8192;
+// One read takes at most this much; more stays in the kernel for the next pass.
+constexpr size_t readBufferBytes = 65536;
+// Ready descriptors taken from epoll per call, and calls per wakeup, so one
+// busy pass cannot starve the thread's timers and queued broadcasts.
+constexpr int eventsPerWait = 256;
+constexpr int waitsPerWakeup = 16;
+// How long a closing socket waits for its peer's close frame or FIN.
+constexpr qint64 closeDeadlineMs = 1000;
 
 NodeMetrics::RejectReason rejectReasonFor(protocol::DecodeError error)
 {
@@ -49,17 +58,53 @@ NodeMetrics::RejectReason rejectReasonFor(protocol::DecodeError error)
     return NodeMetrics::WrongElementType;
 }
 
-// A rejected socket is closed once its client has sent nothing for
-// closeQuietMs, or after closeDeadlineMs at the latest.
-constexpr int closeQuietMs = 50;
-constexpr qint64 closeDeadlineMs = 1000;
+NodeMetrics::RejectReason rejectReasonFor(quint16 webSocketCloseCode)
+{
+    switch (webSocketCloseCode) {
+    case quint16(CloseCode::MessageTooBig):
+        return NodeMetrics::TooLarge;
+    case quint16(CloseCode::InvalidPayload):
+        return NodeMetrics::NotJson;
+    default:
+        return NodeMetrics::ProtocolError;
+    }
+}
 
 void bump(std::atomic<qint64> &counter, qint64 by = 1)
 {
     counter.fetch_add(by, std::memory_order_relaxed);
 }
 
+bool wouldBlock()
+{
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
 } // namespace
+
+// What the hub keeps per connection. The reader and the backlog stay empty
+// while the witness is idle and the kernel takes every write.
+struct WitnessHub::Connection
+{
+    Connection(int descriptor, quint64 admissionKey, int maxMessageBytes, qint64 nowMs)
+        : descriptor(descriptor), admissionKey(admissionKey), lastActivityMs(nowMs), reader(maxMessageBytes)
+    {
+    }
+
+    int descriptor;
+    quint32 slot = 0; // index in m_connections
+    Phase phase = Phase::Handshake;
+    bool watchingWrites = false;
+    bool countedOpen = false;        // counted in NodeStatus::openSockets
+    std::optional<QString> joinRef;  // set while joined to the lobby
+    quint64 welcomeVersion = 0;      // the board version its welcome showed
+    quint64 admissionKey;
+    qint64 lastActivityMs;           // accepted, or its last frame
+    qint64 deadlineMs = 0;           // Closing and Draining: cut then
+    qint64 shutdownCloseAtMs = -1;   // during shutdown: its close frame goes out then
+    websocket::FrameReader reader;
+    QByteArray backlog;              // what the kernel did not take yet
+};
 
 WitnessHub::WitnessHub(int index, int listeningDescriptor, const HubSettings &settings, NodeStatus *status,
                        Admission *admission, const protocol::Catalogue &catalogue, RouteInstaller installRoutes,
@@ -72,12 +117,25 @@ WitnessHub::WitnessHub(int index, int listeningDescriptor, const HubSettings &se
       m_catalogue(catalogue),
       m_installRoutes(std::move(installRoutes)),
       m_witnessCountChanged(std::move(witnessCountChanged)),
-      m_sweepTimer(this)
+      m_sweepTimer(this),
+      m_deadlineTimer(this),
+      m_readBuffer(new char[readBufferBytes])
 {
 }
 
 WitnessHub::~WitnessHub()
 {
+    for (Connection *connection : m_connections) {
+        if (connection->phase != Phase::Gone) {
+            ::close(connection->descriptor);
+            m_admission->release(connection->admissionKey);
+            if (connection->countedOpen)
+                m_status->openSockets.fetch_sub(1, std::memory_order_relaxed);
+        }
+        delete connection;
+    }
+    if (m_epoll >= 0)
+        ::close(m_epoll);
     // The descriptor is closed by QTcpServer once it took it over.
     if (!m_tcpServer && m_listeningDescriptor >= 0)
         ::close(m_listeningDescriptor);
@@ -85,11 +143,18 @@ WitnessHub::~WitnessHub()
 
 bool WitnessHub::start(QString *error)
 {
+    m_epoll = ::epoll_create1(EPOLL_CLOEXEC);
+    if (m_epoll < 0) {
+        *error = QStringLiteral("socket thread %1 cannot create its epoll set: %2")
+                         .arg(m_index)
+                         .arg(QString::fromLocal8Bit(strerror(errno)));
+        return false;
+    }
+    m_epollNotifier = new QSocketNotifier(m_epoll, QSocketNotifier::Read, this);
+    connect(m_epollNotifier, &QSocketNotifier::activated, this, &WitnessHub::pollReady);
+
     m_tcpServer = new AdmittingTcpServer(m_admission, m_status,
-                                         [this](QTcpSocket *socket, const std::function<void()> &release) {
-                                             trackHandshake(socket, release);
-                                         },
-                                         this);
+                                         [this](int descriptor, quint64 key) { accept(descriptor, key); }, this);
     if (!m_tcpServer->setSocketDescriptor(m_listeningDescriptor)) {
         *error = QStringLiteral("socket thread %1 cannot use its listening socket: %2")
                          .arg(m_index)
@@ -112,162 +177,385 @@ bool WitnessHub::start(QString *error)
     });
 
     m_httpServer = new HttpEndpoint(this);
-    m_httpServer->setOriginPolicy(m_settings.originPolicy, &m_status->metrics.originRejections);
     if (m_installRoutes)
         m_installRoutes(*m_httpServer);
     m_httpServer->bind(m_tcpServer);
-    connect(m_httpServer, &QAbstractHttpServer::newWebSocketConnection, this, &WitnessHub::adoptPendingSockets);
 
     // Sweep often enough that a silent socket closes within a quarter of the
     // idle timeout after it expires, but at most every 5 s.
     m_sweepTimer.setInterval(
             qBound(100, qMin(m_settings.idleTimeoutMs, m_settings.handshakeTimeoutMs) / 4, 5000));
-    connect(&m_sweepTimer, &QTimer::timeout, this, &WitnessHub::sweepIdleSockets);
+    connect(&m_sweepTimer, &QTimer::timeout, this, &WitnessHub::sweep);
     m_sweepTimer.start();
+
+    m_deadlineTimer.setInterval(50);
+    connect(&m_deadlineTimer, &QTimer::timeout, this, &WitnessHub::enforceDeadlines);
     return true;
 }
 
-void WitnessHub::adoptPendingSockets()
+// --- Accepting and the opening handshake ---------------------------------
+
+void WitnessHub::accept(int descriptor, quint64 admissionKey)
 {
-    while (m_httpServer->hasPendingWebSocketConnections()) {
-        std::unique_ptr<QWebSocket> socket = m_httpServer->nextPendingWebSocketConnection();
-        if (socket)
-            adopt(socket.release());
+    auto *connection = new Connection(descriptor, admissionKey, m_settings.maxFrameBytes, m_status->clock()->nowMs());
+
+    // Edge-triggered while the request is only peeked at: the bytes stay in
+    // the kernel, and each new segment wakes the hub once.
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    event.data.ptr = connection;
+    if (::epoll_ctl(m_epoll, EPOLL_CTL_ADD, descriptor, &event) != 0) {
+        qCWarning(lcSocket, "Socket thread %d cannot watch a new connection (%s); closing it.", m_index,
+                  strerror(errno));
+        ::close(descriptor);
+        m_admission->release(admissionKey);
+        delete connection;
+        return;
     }
+    connection->slot = quint32(m_connections.size());
+    m_connections.push_back(connection);
 }
 
-void WitnessHub::adopt(QWebSocket *socket)
+void WitnessHub::readHandshake(Connection *connection, bool peerClosed)
 {
-    const Handshake handshake = m_handshakes.take({m_admission->keyOf(socket->peerAddress()), socket->peerPort()});
-    socket->setParent(this);
-    // The frame codec enforces the size limit, so an oversized frame gets the
-    // same quiet close as any other bad frame. Qt's own limit is a backstop
-    // above it: Qt closes at once, which can cost the client the close code.
-    const quint64 backstopBytes = quint64(m_settings.maxFrameBytes) * 4;
-    socket->setMaxAllowedIncomingFrameSize(backstopBytes);
-    socket->setMaxAllowedIncomingMessageSize(backstopBytes);
+    char *buffer = m_readBuffer.get();
+    const ssize_t peeked = ::recv(connection->descriptor, buffer, maxHeadBytes, MSG_PEEK);
+    if (peeked == 0 || (peeked < 0 && !wouldBlock())) {
+        drop(connection); // closed or failed before a whole request
+        return;
+    }
+    if (peeked < 0)
+        return;
 
-    Session &session = m_sessions[socket];
-    session.lastFrameAtMs = m_status->clock()->nowMs();
-    session.releaseAdmission = handshake.releaseAdmission;
-    // QHttpServer upgrades the very QTcpSocket that was accepted, so the
-    // tracked handshake socket is the QWebSocket's transport.
-    session.transport = handshake.socket ? handshake.socket.data() : socket->findChild<QTcpSocket *>();
+    websocket::RequestHead head;
+    switch (websocket::parseRequestHead(QByteArrayView(buffer, peeked), maxHeadBytes, &head)) {
+    case websocket::HeadStatus::Incomplete:
+        if (peerClosed)
+            drop(connection);
+        return;
+    case websocket::HeadStatus::TooLarge:
+        refuseRequest(connection, 431, "The request head is over 8 KiB.\n");
+        return;
+    case websocket::HeadStatus::Malformed:
+        handOverToHttp(connection); // Qt HttpServer answers it as it answers any bad request
+        return;
+    case websocket::HeadStatus::Complete:
+        break;
+    }
+
+    if (!websocket::isUpgradeRequest(head)) {
+        handOverToHttp(connection);
+        return;
+    }
+
+    // The head was peeked at; take it off the connection now. Frames a
+    // client sent right behind it stay queued for the WebSocket.
+    if (::recv(connection->descriptor, buffer, size_t(head.size), 0) != head.size) {
+        drop(connection);
+        return;
+    }
+    upgrade(connection, head);
+}
+
+void WitnessHub::upgrade(Connection *connection, const websocket::RequestHead &head)
+{
+    if (head.path() != HttpEndpoint::webSocketPath) {
+        refuseRequest(connection, 404, "Not found.\n");
+        return;
+    }
+    if (!m_settings.originPolicy.allows(head.value("origin"))) {
+        bump(m_status->metrics.originRejections);
+        qCDebug(lcSocket, "Socket thread %d refused a WebSocket upgrade from an origin outside PHX_HOST.", m_index);
+        refuseRequest(connection, 403,
+                      "Forbidden: this origin may not connect; the server's PHX_HOST lists the allowed ones.\n");
+        return;
+    }
+    const websocket::UpgradeCheck check = websocket::checkUpgradeRequest(head);
+    if (check.status != 0) {
+        refuseRequest(connection, check.status, QByteArray(check.detail) + ".\n",
+                      check.status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "");
+        return;
+    }
+
+    writeBytes(connection, websocket::switchingProtocolsResponse(head));
+    if (connection->phase == Phase::Gone)
+        return;
+    connection->phase = Phase::Open;
+    connection->countedOpen = true;
+    connection->lastActivityMs = m_status->clock()->nowMs();
     bump(m_status->openSockets);
     bump(m_status->metrics.connectionsAccepted);
-
-    connect(socket, &QWebSocket::textMessageReceived, this,
-            [this, socket](const QString &text) { handleText(socket, text); });
-    connect(socket, &QWebSocket::binaryMessageReceived, this, [this, socket] { handleBinary(socket); });
-    connect(socket, &QWebSocket::disconnected, this, [this, socket] { handleDisconnect(socket); });
-
-    if (!session.transport) {
-        // Without it the witness would miss every broadcast; it reconnects instead.
-        qCWarning(lcSocket, "Socket thread %d could not find the TCP connection of an upgraded socket; closing it "
-                            "with 1001 so the client reconnects. Report this as a bug.",
-                  m_index);
-        session.closedByServer = true;
-        socket->close(toQt(CloseCode::GoingAway), QStringLiteral("try again"));
-    }
-    if (session.closedByServer)
-        return;
+    watch(connection, !connection->backlog.isEmpty());
 
     // Only the V2 serializer is spoken; a V1 client would misread every frame.
-    const QUrl url = socket->requestUrl();
-    const QString version = QUrlQuery(url).queryItemValue(QStringLiteral("vsn"));
-    if (url.path() != QLatin1String(HttpEndpoint::webSocketPath) || version != QLatin1String("2.0.0")) {
-        reject(socket, session, NodeMetrics::BadVersion, CloseCode::PolicyViolation,
-               QStringLiteral("the endpoint is /socket/websocket?vsn=2.0.0"));
-        return;
+    if (head.queryValue("vsn") != "2.0.0") {
+        reject(connection, NodeMetrics::BadVersion, CloseCode::PolicyViolation,
+               "the endpoint is /socket/websocket?vsn=2.0.0");
+    } else {
+        qCDebug(lcSocket, "Socket thread %d opened a WebSocket.", m_index);
     }
-
-    qCDebug(lcSocket, "Socket thread %d opened a socket; %d open here.", m_index, socketCount());
     updateAccepting();
 }
 
-void WitnessHub::handleText(QWebSocket *socket, const QString &text)
+void WitnessHub::refuseRequest(Connection *connection, int status, QByteArrayView body, QByteArrayView extraHeaders)
 {
-    auto it = m_sessions.find(socket);
-    if (it == m_sessions.end())
+    // The answer goes out, our side is shut, and whatever the client still
+    // sends is read and dropped until it closes: closing with unread bytes
+    // would make the kernel reset the connection and lose the answer.
+    writeBytes(connection, websocket::plainResponse(status, body, extraHeaders));
+    if (connection->phase == Phase::Gone)
         return;
-    if (it->closedByServer) {
-        extendQuietClose(*it);
+    connection->phase = Phase::Draining;
+    connection->deadlineMs = m_status->clock()->nowMs() + closeDeadlineMs;
+    watch(connection, !connection->backlog.isEmpty());
+    if (connection->backlog.isEmpty())
+        ::shutdown(connection->descriptor, SHUT_WR);
+    m_deadlineTimer.start();
+}
+
+void WitnessHub::handOverToHttp(Connection *connection)
+{
+    // The connection leaves the epoll set with its request still unread, so
+    // the QTcpSocket sees it as if it had just arrived.
+    const int descriptor = connection->descriptor;
+    const qint64 acceptedAtMs = connection->lastActivityMs;
+    ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, descriptor, nullptr);
+    connection->phase = Phase::Gone;
+    m_dropped.push_back(connection);
+
+    QTcpSocket *socket = m_tcpServer->handOver(descriptor, connection->admissionKey);
+    if (socket)
+        m_httpConnections.push_back(HttpConnection{socket, acceptedAtMs});
+}
+
+// --- Reading and writing -------------------------------------------------
+
+void WitnessHub::pollReady()
+{
+    epoll_event events[eventsPerWait];
+    for (int wait = 0; wait < waitsPerWakeup; ++wait) {
+        const int count = ::epoll_wait(m_epoll, events, eventsPerWait, 0);
+        for (int i = 0; i < count; ++i) {
+            auto *connection = static_cast<Connection *>(events[i].data.ptr);
+            const quint32 flags = events[i].events;
+            if (connection->phase != Phase::Gone && (flags & EPOLLOUT))
+                flushBacklog(connection);
+            if (connection->phase == Phase::Gone || !(flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+                continue;
+            if (connection->phase == Phase::Handshake)
+                readHandshake(connection, flags & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+            else
+                readFrames(connection);
+        }
+        if (count < eventsPerWait)
+            break;
+    }
+    freeDropped();
+}
+
+void WitnessHub::readFrames(Connection *connection)
+{
+    char *buffer = m_readBuffer.get();
+    const ssize_t received = ::recv(connection->descriptor, buffer, readBufferBytes, 0);
+    if (received == 0 || (received < 0 && !wouldBlock())) {
+        drop(connection); // the peer closed or reset the connection
         return;
     }
-    Session &session = *it;
-    session.lastFrameAtMs = m_status->clock()->nowMs();
+    if (received < 0)
+        return;
 
-    const protocol::DecodeResult decoded = protocol::decodeFrame(text.toUtf8(), m_settings.maxFrameBytes);
+    // After our close frame or refusal nothing the peer sends matters; it
+    // is read only so that the kernel has nothing unread when we close.
+    if (connection->phase != Phase::Open)
+        return;
+
+    const std::optional<websocket::ReadError> error = connection->reader.read(
+            QByteArrayView(buffer, received), [this, connection](websocket::Message &&message) {
+                return handleMessage(connection, std::move(message));
+            });
+    if (error && connection->phase == Phase::Open)
+        reject(connection, rejectReasonFor(error->closeCode), CloseCode(error->closeCode), error->detail);
+}
+
+bool WitnessHub::handleMessage(Connection *connection, websocket::Message &&message)
+{
+    using websocket::Message;
+    connection->lastActivityMs = m_status->clock()->nowMs();
+
+    switch (message.kind) {
+    case Message::Text:
+        handleText(connection, message.payload);
+        break;
+    case Message::Binary:
+        reject(connection, NodeMetrics::BinaryFrame, CloseCode::UnsupportedData,
+               "binary frames are not part of the protocol");
+        break;
+    case Message::Ping:
+        writeBytes(connection, websocket::pongFrame(message.payload));
+        break;
+    case Message::Pong:
+        break;
+    case Message::Close:
+        // A client that closes with 1009 or 1007 reports data it could not
+        // take; those count with the frames the server rejected.
+        if (message.closeCode == quint16(CloseCode::MessageTooBig))
+            bump(m_status->metrics.rejectedFrames[NodeMetrics::TooLarge]);
+        else if (message.closeCode == quint16(CloseCode::InvalidPayload))
+            bump(m_status->metrics.rejectedFrames[NodeMetrics::NotJson]);
+        qCDebug(lcSocket, "Socket thread %d: a client closed its WebSocket (code %d).", m_index,
+                int(message.closeCode));
+
+        // The reply echoes the code; the server then ends the TCP connection
+        // first, as RFC 6455 section 7.1.1 asks.
+        writeBytes(connection, websocket::closeFrame(message.closeCode == 1005 ? 1000 : message.closeCode, {}));
+        drop(connection);
+        break;
+    }
+    return connection->phase == Phase::Open;
+}
+
+void WitnessHub::writeBytes(Connection *connection, QByteArrayView bytes)
+{
+    if (connection->phase == Phase::Gone)
+        return;
+    if (!connection->backlog.isEmpty()) {
+        connection->backlog.append(bytes.data(), bytes.size());
+        return;
+    }
+
+    ssize_t sent = ::send(connection->descriptor, bytes.data(), size_t(bytes.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent == bytes.size())
+        return;
+    if (sent < 0) {
+        if (!wouldBlock()) {
+            drop(connection);
+            return;
+        }
+        sent = 0;
+    }
+
+    // The peer is not reading fast enough: keep the rest and write it when
+    // the kernel has room again.
+    connection->backlog.append(bytes.data() + sent, bytes.size() - sent);
+    watch(connection, true);
+}
+
+void WitnessHub::flushBacklog(Connection *connection)
+{
+    const QByteArray &backlog = connection->backlog;
+    const ssize_t sent = ::send(connection->descriptor, backlog.constData(), size_t(backlog.size()),
+                                MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent < 0) {
+        if (!wouldBlock())
+            drop(connection);
+        return;
+    }
+    connection->backlog.remove(0, sent);
+    if (connection->backlog.isEmpty()) {
+        connection->backlog = QByteArray(); // give the memory back
+        watch(connection, false);
+        if (connection->phase == Phase::Closing || connection->phase == Phase::Draining)
+            ::shutdown(connection->descriptor, SHUT_WR); // the last frame or answer is out
+    }
+}
+
+void WitnessHub::watch(Connection *connection, bool writable)
+{
+    // Level-triggered once the handshake is read: unread bytes report again,
+    // so one pass may read a busy socket only partly.
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP | (writable ? EPOLLOUT : 0u);
+    event.data.ptr = connection;
+    ::epoll_ctl(m_epoll, EPOLL_CTL_MOD, connection->descriptor, &event);
+    connection->watchingWrites = writable;
+}
+
+void WitnessHub::broadcast(const QByteArray &wireFrame, quint64 version)
+{
+    QElapsedTimer timer;
+    timer.start();
+    qint64 frames = 0;
+    for (Connection *connection : m_connections) {
+        if (connection->phase != Phase::Open || !connection->joinRef || connection->welcomeVersion >= version)
+            continue;
+
+        // A witness that stopped reading would make the server hold every
+        // broadcast for it; past the limit it is closed instead. The close
+        // frame queues behind the backlog, so the deadline cuts it.
+        if (connection->backlog.size() > m_settings.maxBacklogBytes) {
+            bump(m_status->metrics.backlogClosures);
+            closeWebSocket(connection, quint16(CloseCode::PolicyViolation), "send backlog over limit");
+            continue;
+        }
+        writeBytes(connection, wireFrame);
+        ++frames;
+    }
+    m_status->metrics.recordFanout(timer.nsecsElapsed() / 1000, frames);
+    freeDropped();
+}
+
+// --- The Phoenix protocol ------------------------------------------------
+
+void WitnessHub::handleText(Connection *connection, const QByteArray &text)
+{
+    const protocol::DecodeResult decoded = protocol::decodeFrame(text, m_settings.maxFrameBytes);
     if (!decoded.isValid()) {
-        reject(socket, session, rejectReasonFor(decoded.error), protocol::closeCodeFor(decoded.error),
-               decoded.detail);
+        reject(connection, rejectReasonFor(decoded.error), protocol::closeCodeFor(decoded.error),
+               decoded.detail.toUtf8());
         return;
     }
-    dispatch(socket, session, *decoded.frame);
+    dispatch(connection, *decoded.frame);
 }
 
-void WitnessHub::handleBinary(QWebSocket *socket)
-{
-    auto it = m_sessions.find(socket);
-    if (it == m_sessions.end())
-        return;
-    if (it->closedByServer) {
-        extendQuietClose(*it);
-        return;
-    }
-    reject(socket, *it, NodeMetrics::BinaryFrame, CloseCode::UnsupportedData,
-           QStringLiteral("binary frames are not part of the protocol"));
-}
-
-void WitnessHub::dispatch(QWebSocket *socket, Session &session, const Frame &frame)
+void WitnessHub::dispatch(Connection *connection, const Frame &frame)
 {
     const bool lobby = frame.topic == QLatin1String(protocol::lobbyTopic);
 
     if (frame.topic == QLatin1String(protocol::phoenixTopic)) {
         if (frame.event == heartbeatEvent) {
             bump(m_status->metrics.heartbeats);
-            send(socket, protocol::replyFrame(frame, true));
+            send(connection, protocol::replyFrame(frame, true));
         } else {
             bump(m_status->metrics.errorReplies);
-            send(socket, protocol::errorReplyFrame(frame, QStringLiteral("unknown event")));
+            send(connection, protocol::errorReplyFrame(frame, QStringLiteral("unknown event")));
         }
         return;
     }
 
     if (lobby && frame.event == joinEvent) {
-        join(socket, session, frame);
+        join(connection, frame);
         return;
     }
-    if (lobby && session.joinRef && frame.event == leaveEvent) {
-        leave(socket, session, frame);
+    if (lobby && connection->joinRef && frame.event == leaveEvent) {
+        leave(connection, frame);
         return;
     }
 
     // Silence is the protocol: a joined witness has nothing else to say, and
     // a socket cannot speak on a topic it has not joined.
     bump(m_status->metrics.errorReplies);
-    const bool joinedLobby = lobby && session.joinRef;
-    send(socket, protocol::errorReplyFrame(frame, joinedLobby ? QStringLiteral("unknown event")
-                                                              : QStringLiteral("unmatched topic")));
+    const bool joinedLobby = lobby && connection->joinRef;
+    send(connection, protocol::errorReplyFrame(frame, joinedLobby ? QStringLiteral("unknown event")
+                                                                  : QStringLiteral("unmatched topic")));
 }
 
-void WitnessHub::join(QWebSocket *socket, Session &session, const Frame &frame)
+void WitnessHub::join(Connection *connection, const Frame &frame)
 {
     // A second join on the same socket replaces the first, as Phoenix does,
     // and the witness is still counted once.
-    const bool newWitness = !session.joinRef.has_value();
-    session.joinRef = frame.joinRef ? frame.joinRef : frame.ref;
+    const bool newWitness = !connection->joinRef.has_value();
+    connection->joinRef = frame.joinRef ? frame.joinRef : frame.ref;
 
     // Counting and reading the board happen in one step, so every later
     // broadcast either counts this witness or is older than its welcome.
     const PublishedView view = newWitness ? m_status->countJoin() : m_status->view();
-    session.welcomeVersion = view.version;
+    connection->welcomeVersion = view.version;
     if (newWitness) {
         bump(m_status->metrics.joins);
         m_witnessCountChanged();
     }
 
-    send(socket, protocol::replyFrame(frame, true));
+    send(connection, protocol::replyFrame(frame, true));
 
     protocol::Welcome welcome;
     const GlobalState &global = view.global;
@@ -280,146 +568,155 @@ void WitnessHub::join(QWebSocket *socket, Session &session, const Frame &frame)
     welcome.serverTime = QDateTime::currentDateTimeUtc();
 
     Frame push;
-    push.joinRef = session.joinRef;
+    push.joinRef = connection->joinRef;
     push.topic = frame.topic;
     push.event = QString::fromLatin1(protocol::events::welcome);
     push.payload = protocol::encodeWelcome(welcome);
-    send(socket, push);
+    send(connection, push);
 }
 
-void WitnessHub::leave(QWebSocket *socket, Session &session, const Frame &frame)
+void WitnessHub::leave(Connection *connection, const Frame &frame)
 {
     // The witness stops counting before the reply goes out, so anything the
     // client asks after the reply already sees it gone.
-    const std::optional<QString> joinRef = session.joinRef;
-    session.joinRef.reset();
+    const std::optional<QString> joinRef = connection->joinRef;
+    connection->joinRef.reset();
     m_status->localWitnesses.fetch_sub(1, std::memory_order_relaxed);
     bump(m_status->metrics.leaves);
     m_witnessCountChanged();
 
-    send(socket, protocol::replyFrame(frame, true));
+    send(connection, protocol::replyFrame(frame, true));
 
     Frame closing;
     closing.joinRef = joinRef;
     closing.ref = joinRef;
     closing.topic = frame.topic;
     closing.event = closeEvent;
-    send(socket, closing);
+    send(connection, closing);
 }
 
-void WitnessHub::send(QWebSocket *socket, const Frame &frame)
+void WitnessHub::send(Connection *connection, const Frame &frame)
 {
-    // Written to the kernel now, so what stays in bytesToWrite() is backlog
-    // the peer did not read, not a reply waiting for the next loop pass.
-    socket->sendTextMessage(QString::fromUtf8(protocol::encodeFrame(frame)));
-    socket->flush();
+    writeBytes(connection, websocket::textFrame(protocol::encodeFrame(frame)));
 }
 
-void WitnessHub::reject(QWebSocket *socket, Session &session, NodeMetrics::RejectReason reason, CloseCode code,
-                        const QString &detail)
+void WitnessHub::reject(Connection *connection, NodeMetrics::RejectReason reason, CloseCode code,
+                        const QByteArray &detail)
 {
     bump(m_status->metrics.rejectedFrames[reason]);
-    qCDebug(lcSocket, "Socket thread %d closes a socket with code %d: %s.", m_index, int(code),
-            qPrintable(detail));
-    session.closedByServer = true;
-
-    // Qt closes the TCP connection right after writing the close frame. If
-    // part of the client's burst is still unread in the kernel then, Linux
-    // answers with a reset and the client loses the close frame and its code
-    // (it sees 1006). So the close waits until the client has been quiet for
-    // a moment, at most one second; frames that arrive meanwhile are ignored.
-    session.closeTimer = new QTimer(socket);
-    session.closeTimer->setSingleShot(true);
-    session.closeTimer->setInterval(closeQuietMs);
-    session.closeDeadlineMs = m_status->clock()->nowMs() + closeDeadlineMs;
-    connect(session.closeTimer, &QTimer::timeout, socket,
-            [socket, code, detail] { socket->close(toQt(code), detail); });
-    session.closeTimer->start();
+    qCDebug(lcSocket, "Socket thread %d closes a WebSocket with code %d: %s.", m_index, int(code),
+            detail.constData());
+    closeWebSocket(connection, quint16(code), detail);
 }
 
-void WitnessHub::extendQuietClose(Session &session)
-{
-    if (session.closeTimer && m_status->clock()->nowMs() < session.closeDeadlineMs)
-        session.closeTimer->start();
-}
+// --- Closing and freeing -------------------------------------------------
 
-void WitnessHub::handleDisconnect(QWebSocket *socket)
+void WitnessHub::closeWebSocket(Connection *connection, quint16 code, const QByteArray &reason)
 {
-    auto it = m_sessions.find(socket);
-    if (it == m_sessions.end())
+    // The close frame goes out and our side of the TCP connection is shut
+    // behind it. What the peer still sends (its own close frame, or the rest
+    // of a frame that was rejected at its header) is read and dropped until
+    // it closes too or the deadline passes; closing with unread bytes would
+    // make the kernel reset the connection, and the peer lose the code.
+    if (connection->phase != Phase::Open)
         return;
+    writeBytes(connection, websocket::closeFrame(code, reason));
+    if (connection->phase == Phase::Gone)
+        return;
+    if (connection->backlog.isEmpty())
+        ::shutdown(connection->descriptor, SHUT_WR);
+    connection->phase = Phase::Closing;
+    connection->deadlineMs = m_status->clock()->nowMs() + closeDeadlineMs;
+    m_deadlineTimer.start();
+}
 
-    // QWebSocket enforces the frame size limit and UTF-8 validity itself and
-    // closes with 1009 or 1007; count those as rejected frames too. A client
-    // that closes with one of those codes itself is counted the same way.
-    if (!it->closedByServer) {
-        if (socket->closeCode() == QWebSocketProtocol::CloseCodeTooMuchData)
-            bump(m_status->metrics.rejectedFrames[NodeMetrics::TooLarge]);
-        else if (socket->closeCode() == QWebSocketProtocol::CloseCodeWrongDatatype)
-            bump(m_status->metrics.rejectedFrames[NodeMetrics::NotJson]);
-    }
+void WitnessHub::drop(Connection *connection)
+{
+    if (connection->phase == Phase::Gone)
+        return;
+    ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, connection->descriptor, nullptr);
+    ::close(connection->descriptor);
+    connection->phase = Phase::Gone;
+    m_dropped.push_back(connection);
 
-    qCDebug(lcSocket, "Socket thread %d: a socket closed (code %d, %s).", m_index, int(socket->closeCode()),
-            it->closedByServer ? "by the server" : "by the client or the network");
-    if (it->joinRef) {
+    if (connection->joinRef) {
         m_status->localWitnesses.fetch_sub(1, std::memory_order_relaxed);
         bump(m_status->metrics.leaves);
         m_witnessCountChanged();
     }
-    if (it->releaseAdmission)
-        it->releaseAdmission();
-    m_sessions.erase(it);
-    m_status->openSockets.fetch_sub(1, std::memory_order_relaxed);
-    socket->deleteLater();
+    m_admission->release(connection->admissionKey);
+    if (connection->countedOpen)
+        m_status->openSockets.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void WitnessHub::freeDropped()
+{
+    // Connections are freed only here, after the pass that dropped them, so
+    // an epoll event or a loop over m_connections never sees freed memory.
+    if (m_dropped.empty())
+        return;
+    bool freedWebSocket = false;
+    for (Connection *connection : m_dropped) {
+        const quint32 slot = connection->slot;
+        Connection *last = m_connections.back();
+        m_connections[slot] = last;
+        last->slot = slot;
+        m_connections.pop_back();
+        freedWebSocket = freedWebSocket || connection->countedOpen;
+        delete connection;
+    }
+    m_dropped.clear();
+    if (freedWebSocket)
+        updateAccepting();
+}
+
+void WitnessHub::sweep()
+{
+    const qint64 now = m_status->clock()->nowMs();
+    closeHttpPastTimeout(now);
+
+    for (Connection *connection : m_connections) {
+        if (connection->phase == Phase::Handshake && now - connection->lastActivityMs >= m_settings.handshakeTimeoutMs) {
+            bump(m_status->metrics.handshakeTimeouts);
+            drop(connection);
+        } else if (connection->phase == Phase::Open && now - connection->lastActivityMs > m_settings.idleTimeoutMs) {
+            bump(m_status->metrics.idleClosures);
+            closeWebSocket(connection, quint16(CloseCode::Normal), "idle timeout");
+        }
+    }
+    freeDropped();
     updateAccepting();
 }
 
-void WitnessHub::broadcast(const QByteArray &wireFrame, quint64 version)
+void WitnessHub::enforceDeadlines()
 {
-    QElapsedTimer timer;
-    timer.start();
-    qint64 frames = 0;
-    for (auto it = m_sessions.begin(); it != m_sessions.end(); ++it) {
-        if (!it->joinRef || it->closedByServer || it->welcomeVersion >= version)
-            continue;
-        QWebSocket *socket = it.key();
-
-        // A witness that stopped reading would make the server hold every
-        // broadcast for it; past the limit it is closed instead. Every frame
-        // is flushed to the kernel when sent, so bytesToWrite() is what the
-        // kernel would not take. The close frame queues behind the backlog,
-        // so the socket is cut after 1 s.
-        if (socket->bytesToWrite() > m_settings.maxBacklogBytes) {
-            it->closedByServer = true;
-            bump(m_status->metrics.backlogClosures);
-            socket->close(toQt(CloseCode::PolicyViolation), QStringLiteral("send backlog over limit"));
-            QTimer::singleShot(1000, socket, [socket] { socket->abort(); });
-            continue;
+    const qint64 now = m_status->clock()->nowMs();
+    bool waiting = false;
+    for (Connection *connection : m_connections) {
+        if (connection->phase == Phase::Closing || connection->phase == Phase::Draining) {
+            if (now >= connection->deadlineMs)
+                drop(connection);
+            else
+                waiting = true;
+        } else if (connection->phase == Phase::Open && connection->shutdownCloseAtMs >= 0) {
+            if (now >= connection->shutdownCloseAtMs)
+                closeWebSocket(connection, m_shutdownCode, m_shutdownReason);
+            waiting = true;
         }
-        // Whole frames go into the TCP connection in one write each, so these
-        // bytes never interleave with a frame QWebSocket writes itself.
-        if (!it->transport || socket->state() != QAbstractSocket::ConnectedState)
-            continue;
-        it->transport->write(wireFrame);
-        it->transport->flush();
-        ++frames;
     }
-    m_status->metrics.recordFanout(timer.nsecsElapsed() / 1000, frames);
+    if (!waiting)
+        m_deadlineTimer.stop();
+    freeDropped();
 }
 
-void WitnessHub::trackHandshake(QTcpSocket *socket, const std::function<void()> &releaseAdmission)
+void WitnessHub::closeHttpPastTimeout(qint64 now)
 {
-    const auto key = qMakePair(m_admission->keyOf(socket->peerAddress()), socket->peerPort());
-    m_handshakes.insert(key, Handshake{socket, m_status->clock()->nowMs(), releaseAdmission});
-}
-
-void WitnessHub::closeHandshakesPastTimeout(qint64 now)
-{
-    // Plain HTTP connections end here too once they pass the timeout, which
-    // also bounds how long an idle keep-alive connection holds a descriptor.
-    for (auto it = m_handshakes.begin(); it != m_handshakes.end();) {
+    // Plain HTTP connections end here once they pass the handshake timeout,
+    // which bounds how long an idle keep-alive connection holds a descriptor.
+    auto it = m_httpConnections.begin();
+    while (it != m_httpConnections.end()) {
         if (!it->socket) {
-            it = m_handshakes.erase(it);
+            it = m_httpConnections.erase(it);
             continue;
         }
         if (now - it->acceptedAtMs < m_settings.handshakeTimeoutMs) {
@@ -429,22 +726,8 @@ void WitnessHub::closeHandshakesPastTimeout(qint64 now)
         if (it->socket->state() == QAbstractSocket::ConnectedState)
             bump(m_status->metrics.handshakeTimeouts);
         it->socket->abort();
-        it = m_handshakes.erase(it);
+        it = m_httpConnections.erase(it);
     }
-}
-
-void WitnessHub::sweepIdleSockets()
-{
-    const qint64 now = m_status->clock()->nowMs();
-    closeHandshakesPastTimeout(now);
-    for (auto it = m_sessions.begin(); it != m_sessions.end(); ++it) {
-        if (it->closedByServer || now - it->lastFrameAtMs <= m_settings.idleTimeoutMs)
-            continue;
-        it->closedByServer = true;
-        bump(m_status->metrics.idleClosures);
-        it.key()->close(toQt(CloseCode::Normal), QStringLiteral("idle timeout"));
-    }
-    updateAccepting();
 }
 
 void WitnessHub::updateAccepting()
@@ -476,19 +759,24 @@ void WitnessHub::closeAll(CloseCode code, const QString &reason, int windowMs)
     if (m_tcpServer)
         m_tcpServer->close(); // stop accepting; the other threads' listeners keep the port until they close
     m_sweepTimer.stop();
+    m_shutdownCode = quint16(code);
+    m_shutdownReason = reason.toUtf8();
 
-    // Each socket closes at its own random moment within the window, so the
+    // Each witness closes at its own random moment within the window, so the
     // witnesses' reconnects reach the next server spread out, not at once.
-    // Sockets that are not witnesses close at once.
+    // Other WebSockets close at once, and unfinished handshakes are cut.
+    const qint64 now = m_status->clock()->nowMs();
     QRandomGenerator *random = QRandomGenerator::global();
-    for (auto it = m_sessions.begin(); it != m_sessions.end(); ++it) {
-        if (it->closedByServer)
-            continue;
-        it->closedByServer = true;
-        QWebSocket *socket = it.key();
-        const int delayMs = it->joinRef && windowMs > 0 ? int(random->bounded(windowMs + 1)) : 0;
-        QTimer::singleShot(delayMs, socket, [socket, code, reason] { socket->close(toQt(code), reason); });
+    for (Connection *connection : m_connections) {
+        if (connection->phase == Phase::Handshake)
+            drop(connection);
+        else if (connection->phase == Phase::Open && connection->joinRef && windowMs > 0)
+            connection->shutdownCloseAtMs = now + qint64(random->bounded(windowMs + 1));
+        else if (connection->phase == Phase::Open)
+            closeWebSocket(connection, m_shutdownCode, m_shutdownReason);
     }
+    freeDropped();
+    m_deadlineTimer.start();
 }
 
 } // namespace collective

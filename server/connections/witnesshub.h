@@ -1,7 +1,15 @@
-// A WitnessHub owns the sockets of one event-loop thread: its own listening
-// socket (all hubs share the port through SO_REUSEPORT, so the kernel spreads
-// new connections over them), a QHttpServer for HTTP routes and WebSocket
-// upgrades, and the witnesses that joined through it.
+// A WitnessHub owns the connections of one event-loop thread: its own
+// listening socket (all hubs share the port through SO_REUSEPORT, so the
+// kernel spreads new connections over them), the WebSockets of its
+// witnesses, and a QHttpServer for plain HTTP requests.
+//
+// WebSockets are served on bare descriptors in an epoll set, not as Qt
+// socket objects: an idle witness then costs a small struct and whatever
+// the kernel keeps for its TCP connection, and a wakeup touches only the
+// sockets that are ready. The Qt event loop watches the epoll descriptor
+// through one QSocketNotifier. A new connection's first request is peeked
+// at: an upgrade is answered here (RFC 6455 handshake, see websocket/),
+// anything else is handed whole to Qt HttpServer.
 //
 // Protocol handling per socket (Phoenix Channels V2, see protocol/frame.h):
 //   phoenix/heartbeat           reply ok
@@ -9,7 +17,7 @@
 //   collective:lobby/phx_leave  reply ok, then phx_close; the witness stops counting
 //   other event on the lobby    reply error "unknown event" (unmatched topic if not joined)
 //   any event on another topic  reply error "unmatched topic"; the socket stays open
-//   malformed input             close with 1003, 1007, 1008 or 1009 (see CloseCode)
+//   malformed input             close with 1002, 1003, 1007, 1008 or 1009 (see CloseCode)
 //   silence past the idle timeout  close with 1000 "idle timeout"
 //
 // Every method runs in the hub's own thread; other threads reach it through
@@ -21,23 +29,28 @@
 #include "protocol/catalogue.h"
 #include "protocol/frame.h"
 #include "status/nodestatus.h"
+#include "websocket/framereader.h"
+#include "websocket/handshake.h"
 
-#include <QHash>
+#include <QByteArray>
 #include <QLoggingCategory>
 #include <QObject>
 #include <QPointer>
 #include <QTimer>
 
 #include <functional>
+#include <memory>
 #include <optional>
+#include <vector>
 
-class QTcpServer;
+class QSocketNotifier;
 class QTcpSocket;
-class QWebSocket;
 
 namespace collective {
 
 Q_DECLARE_LOGGING_CATEGORY(lcSocket)
+
+class AdmittingTcpServer;
 
 struct HubSettings
 {
@@ -66,7 +79,7 @@ public:
     // thread; returns false with *error when the socket cannot be used.
     bool start(QString *error);
 
-    // Writes one WebSocket frame (see websocketframe.h) to every joined
+    // Writes one WebSocket frame (see websocket/frames.h) to every joined
     // witness of this hub, except those whose welcome showed board version
     // `version` or newer.
     void broadcast(const QByteArray &wireFrame, quint64 version);
@@ -75,38 +88,48 @@ public:
     // random moment within windowMs; for shutdown.
     void closeAll(protocol::CloseCode code, const QString &reason, int windowMs);
 
-    int socketCount() const { return int(m_sessions.size()); }
-
 private:
-    struct Session
-    {
-        std::optional<QString> joinRef; // set while joined to the lobby
-        quint64 welcomeVersion = 0;     // the board version its welcome showed
-        qint64 lastFrameAtMs = 0;
-        bool closedByServer = false;
-        QTimer *closeTimer = nullptr; // set while a rejected socket waits to close
-        qint64 closeDeadlineMs = 0;
-        std::function<void()> releaseAdmission; // frees the address's place on disconnect
-        // The TCP connection under the QWebSocket, which broadcasts write
-        // framed bytes to directly. It lives as long as the QWebSocket.
-        QTcpSocket *transport = nullptr;
+    struct Connection;
+
+    enum class Phase : quint8 {
+        Handshake, // accepted; its first request has not fully arrived
+        Open,      // a WebSocket
+        Closing,   // our close frame is sent; reading until the peer closes
+        Draining,  // an HTTP refusal is sent; reading until the peer closes
+        Gone,      // descriptor closed; freed after the current pass
     };
 
-    void adoptPendingSockets();
-    void adopt(QWebSocket *socket);
-    void handleText(QWebSocket *socket, const QString &text);
-    void handleBinary(QWebSocket *socket);
-    void handleDisconnect(QWebSocket *socket);
-    void dispatch(QWebSocket *socket, Session &session, const protocol::Frame &frame);
-    void join(QWebSocket *socket, Session &session, const protocol::Frame &frame);
-    void leave(QWebSocket *socket, Session &session, const protocol::Frame &frame);
-    void send(QWebSocket *socket, const protocol::Frame &frame);
-    void reject(QWebSocket *socket, Session &session, NodeMetrics::RejectReason reason,
-                protocol::CloseCode code, const QString &detail);
-    void extendQuietClose(Session &session);
-    void sweepIdleSockets();
-    void trackHandshake(QTcpSocket *socket, const std::function<void()> &releaseAdmission);
-    void closeHandshakesPastTimeout(qint64 now);
+    // Accepting and the opening handshake.
+    void accept(int descriptor, quint64 admissionKey);
+    void readHandshake(Connection *connection, bool peerClosed);
+    void upgrade(Connection *connection, const websocket::RequestHead &head);
+    void refuseRequest(Connection *connection, int status, QByteArrayView body, QByteArrayView extraHeaders = {});
+    void handOverToHttp(Connection *connection);
+
+    // Reading and writing a WebSocket.
+    void pollReady();
+    void readFrames(Connection *connection);
+    bool handleMessage(Connection *connection, websocket::Message &&message);
+    void writeBytes(Connection *connection, QByteArrayView bytes);
+    void flushBacklog(Connection *connection);
+    void watch(Connection *connection, bool writable);
+
+    // The Phoenix protocol on top.
+    void handleText(Connection *connection, const QByteArray &text);
+    void dispatch(Connection *connection, const protocol::Frame &frame);
+    void join(Connection *connection, const protocol::Frame &frame);
+    void leave(Connection *connection, const protocol::Frame &frame);
+    void send(Connection *connection, const protocol::Frame &frame);
+    void reject(Connection *connection, NodeMetrics::RejectReason reason, protocol::CloseCode code,
+                const QByteArray &detail);
+
+    // Closing and freeing.
+    void closeWebSocket(Connection *connection, quint16 code, const QByteArray &reason);
+    void drop(Connection *connection);
+    void freeDropped();
+    void sweep();
+    void enforceDeadlines();
+    void closeHttpPastTimeout(qint64 now);
     void updateAccepting();
 
     const int m_index;
@@ -118,21 +141,29 @@ private:
     RouteInstaller m_installRoutes;
     std::function<void()> m_witnessCountChanged;
 
-    QTcpServer *m_tcpServer = nullptr;
+    AdmittingTcpServer *m_tcpServer = nullptr;
     HttpEndpoint *m_httpServer = nullptr;
+    int m_epoll = -1;
+    QSocketNotifier *m_epollNotifier = nullptr;
     QTimer m_sweepTimer;
-    QHash<QWebSocket *, Session> m_sessions;
+    QTimer m_deadlineTimer; // runs while a close waits for its peer or its moment
+    std::unique_ptr<char[]> m_readBuffer; // every read of this thread lands here first
 
-    // Accepted TCP connections not yet upgraded, by (address key, port).
-    struct Handshake
+    std::vector<Connection *> m_connections; // every connection not yet freed, Gone ones included
+    std::vector<Connection *> m_dropped;     // Gone, freed by freeDropped()
+
+    // Plain HTTP connections handed to Qt, cut at the handshake timeout.
+    struct HttpConnection
     {
         QPointer<QTcpSocket> socket;
         qint64 acceptedAtMs = 0;
-        std::function<void()> releaseAdmission;
     };
-    QHash<QPair<quint64, quint16>, Handshake> m_handshakes;
+    std::vector<HttpConnection> m_httpConnections;
+
     bool m_acceptingPaused = false;
     bool m_closing = false;
+    quint16 m_shutdownCode = 1001;
+    QByteArray m_shutdownReason;
 };
 
 } // namespace collective

@@ -31,17 +31,6 @@ void HttpEndpoint::respond(const QHttpServerRequest &request, QTcpSocket *socket
     response.write(makeResponder(request, socket));
 }
 
-void HttpEndpoint::setOriginPolicy(const OriginPolicy &policy, std::atomic<qint64> *originRejections)
-{
-    m_originPolicy = policy;
-    m_originRejections = originRejections;
-}
-
-bool HttpEndpoint::refusesOrigin(const QHttpServerRequest &request) const
-{
-    return !m_originPolicy.allows(request.value("origin"));
-}
-
 void HttpEndpoint::route(const QString &path, Handler handler)
 {
     m_routes.insert(path, std::move(handler));
@@ -51,11 +40,15 @@ bool HttpEndpoint::handleRequest(const QHttpServerRequest &request, QTcpSocket *
 {
     const QString path = request.url().path();
 
+    // Qt would upgrade a handled request that got no answer, so this one
+    // is always answered.
+    if (isWebSocketUpgrade(request)) {
+        respond(request, socket,
+                plainText("Open the WebSocket as the first request of a new connection.\n", StatusCode::BadRequest));
+        return true;
+    }
+
     if (path == QLatin1String(webSocketPath)) {
-        // Returning true without writing a response lets Qt upgrade the socket;
-        // a refused origin stays unhandled and missingHandler() answers 403.
-        if (isWebSocketUpgrade(request))
-            return !refusesOrigin(request);
         QHttpServerResponse response =
                 plainText("This is the WebSocket endpoint: connect with a WebSocket client and vsn=2.0.0.\n",
                           StatusCode::UpgradeRequired);
@@ -63,11 +56,6 @@ bool HttpEndpoint::handleRequest(const QHttpServerRequest &request, QTcpSocket *
         respond(request, socket, response);
         return true;
     }
-
-    // Qt upgrades every upgrade request that was handled, so an upgrade to
-    // another path must stay unhandled: missingHandler() responds with 404.
-    if (isWebSocketUpgrade(request))
-        return false;
 
     const auto route = m_routes.constFind(path);
     if (route == m_routes.cend())
@@ -87,15 +75,6 @@ bool HttpEndpoint::handleRequest(const QHttpServerRequest &request, QTcpSocket *
 
 void HttpEndpoint::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
 {
-    if (request.url().path() == QLatin1String(webSocketPath) && isWebSocketUpgrade(request)) {
-        if (m_originRejections)
-            m_originRejections->fetch_add(1, std::memory_order_relaxed);
-        qCDebug(lcHttp, "Refused a WebSocket upgrade from an origin outside PHX_HOST.");
-        respond(request, socket,
-                plainText("Forbidden: this origin may not connect; the server's PHX_HOST lists the allowed ones.\n",
-                          StatusCode::Forbidden));
-        return;
-    }
     respond(request, socket, plainText("Not found.\n", StatusCode::NotFound));
 }
 

@@ -1,13 +1,10 @@
 // The HTTP side of a socket thread: a small exact-path router on Qt
 // HttpServer's QAbstractHttpServer.
 //
-// QHttpServer's own router cannot be used here. In Qt HttpServer 6.4 a
-// WebSocket upgrade is handed over only when a route handled the request
-// and wrote nothing, so one route cannot both upgrade and answer plain GETs
-// with 426. This class decides per request: an upgrade to the WebSocket path
-// is marked handled with no answer so Qt upgrades it; a plain request there
-// gets 426; an upgrade to any other path stays unhandled and gets 404, and
-// an upgrade from a browser origin the policy refuses gets 403.
+// WebSocket upgrades do not come here: the witness hub answers a
+// connection's first request itself when it is an upgrade. An upgrade that
+// arrives later on a kept-alive connection gets 400, and a plain request to
+// the WebSocket path gets 426.
 #pragma once
 
 #include "http/originpolicy.h"
@@ -36,9 +33,6 @@ public:
 
     explicit HttpEndpoint(QObject *parent = nullptr);
 
-    // Browser origins allowed to upgrade; refusals bump *originRejections.
-    void setOriginPolicy(const OriginPolicy &policy, std::atomic<qint64> *originRejections);
-
     // Routes GET and HEAD requests for exactly `path` to `handler`.
     void route(const QString &path, Handler handler);
 
@@ -49,11 +43,7 @@ protected:
 private:
     static void respond(const QHttpServerRequest &request, QTcpSocket *socket, const QHttpServerResponse &response);
 
-    bool refusesOrigin(const QHttpServerRequest &request) const;
-
     QHash<QString, Handler> m_routes;
-    OriginPolicy m_originPolicy;
-    std::atomic<qint64> *m_originRejections = nullptr;
 };
 
 } // namespace collective

@@ -28,6 +28,8 @@ const char *NodeMetrics::rejectReasonName(RejectReason reason)
         return "wrong_element_type";
     case BadVersion:
         return "bad_serializer_version";
+    case ProtocolError:
+        return "protocol_error";
     case RejectReasonCount:
         break;
     }

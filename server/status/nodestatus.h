@@ -22,7 +22,7 @@ namespace collective {
 // scrape may see one increment before another.
 struct NodeMetrics
 {
-    enum RejectReason { BinaryFrame, TooLarge, NotJson, NotFrameArray, WrongElementType, BadVersion, RejectReasonCount };
+    enum RejectReason { BinaryFrame, TooLarge, NotJson, NotFrameArray, WrongElementType, BadVersion, ProtocolError, RejectReasonCount };
 
     std::atomic<qint64> connectionsAccepted{0};
     std::atomic<qint64> joins{0};

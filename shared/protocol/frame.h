@@ -30,6 +30,7 @@ inline constexpr auto phoenixTopic = "phoenix";
 enum class CloseCode : quint16 {
     Normal = 1000,          // idle timeout, or a clean end
     GoingAway = 1001,       // the server shuts down; reconnect later
+    ProtocolError = 1002,   // a WebSocket frame RFC 6455 forbids, such as an unmasked one
     UnsupportedData = 1003, // a binary frame
     InvalidPayload = 1007,  // text that is not JSON
     PolicyViolation = 1008, // JSON that is not a V2 frame

@@ -1,6 +1,6 @@
 // The broadcast frame: the header a WebSocket client expects for each
 // payload length class, checked byte by byte against RFC 6455 section 5.2.
-#include "connections/websocketframe.h"
+#include "websocket/frames.h"
 
 #include <QTest>
 
@@ -33,7 +33,7 @@ void TestWebSocketFrame::headerForEachLength()
     QFETCH(QByteArray, header);
 
     const QByteArray payload(length, 'x');
-    const QByteArray frame = webSocketTextFrame(payload);
+    const QByteArray frame = websocket::textFrame(payload);
     QCOMPARE(frame.left(header.size()).toHex(), header.toHex());
     QCOMPARE(frame.mid(header.size()), payload);
     QCOMPARE(frame.size(), header.size() + length);
