@@ -31,7 +31,7 @@ const QString joinEvent = QStringLiteral("phx_join");
 const QString leaveEvent = QStringLiteral("phx_leave");
 const QString closeEvent = QStringLiteral("phx_close");
 
-// A request head larger than this is answered with 431.
+// A request head larger than this gets a 431 response.
 constexpr qsizetype maxHeadBytes = 8192;
 // One read takes at most this much; more stays in the kernel for the next pass.
 constexpr size_t readBufferBytes = 65536;
@@ -82,7 +82,7 @@ bool wouldBlock()
 
 } // namespace
 
-// What the hub keeps per connection. The reader and the backlog stay empty
+// The hub's state for one connection. The reader and the backlog stay empty
 // while the witness is idle and the kernel takes every write.
 struct WitnessHub::Connection
 {
@@ -94,7 +94,6 @@ struct WitnessHub::Connection
     int descriptor;
     quint32 slot = 0; // index in m_connections
     Phase phase = Phase::Handshake;
-    bool watchingWrites = false;
     bool countedOpen = false;        // counted in NodeStatus::openSockets
     std::optional<QString> joinRef;  // set while joined to the lobby
     quint64 welcomeVersion = 0;      // the board version its welcome showed
@@ -237,7 +236,7 @@ void WitnessHub::readHandshake(Connection *connection, bool peerClosed)
         refuseRequest(connection, 431, "The request head is over 8 KiB.\n");
         return;
     case websocket::HeadStatus::Malformed:
-        handOverToHttp(connection); // Qt HttpServer answers it as it answers any bad request
+        handOverToHttp(connection); // Qt HttpServer responds to it like to any bad request
         return;
     case websocket::HeadStatus::Complete:
         break;
@@ -299,9 +298,9 @@ void WitnessHub::upgrade(Connection *connection, const websocket::RequestHead &h
 
 void WitnessHub::refuseRequest(Connection *connection, int status, QByteArrayView body, QByteArrayView extraHeaders)
 {
-    // The answer goes out, our side is shut, and whatever the client still
-    // sends is read and dropped until it closes: closing with unread bytes
-    // would make the kernel reset the connection and lose the answer.
+    // The response goes out, our side is shut, and whatever the client still
+    // sends is read and dropped until it closes. Closing with unread bytes
+    // would make the kernel reset the connection and lose the response.
     writeBytes(connection, websocket::plainResponse(status, body, extraHeaders));
     if (connection->phase == Phase::Gone)
         return;
@@ -316,7 +315,7 @@ void WitnessHub::refuseRequest(Connection *connection, int status, QByteArrayVie
 void WitnessHub::handOverToHttp(Connection *connection)
 {
     // The connection leaves the epoll set with its request still unread, so
-    // the QTcpSocket sees it as if it had just arrived.
+    // the QTcpSocket reads it as if it had just arrived.
     const int descriptor = connection->descriptor;
     const qint64 acceptedAtMs = connection->lastActivityMs;
     ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, descriptor, nullptr);
@@ -405,8 +404,8 @@ bool WitnessHub::handleMessage(Connection *connection, websocket::Message &&mess
         qCDebug(lcSocket, "Socket thread %d: a client closed its WebSocket (code %d).", m_index,
                 int(message.closeCode));
 
-        // The reply echoes the code; the server then ends the TCP connection
-        // first, as RFC 6455 section 7.1.1 asks.
+        // The reply echoes the code. The server then ends the TCP connection
+        // first, as RFC 6455 section 7.1.1 recommends.
         writeBytes(connection, websocket::closeFrame(message.closeCode == 1005 ? 1000 : message.closeCode, {}));
         drop(connection);
         break;
@@ -420,6 +419,7 @@ void WitnessHub::writeBytes(Connection *connection, QByteArrayView bytes)
         return;
     if (!connection->backlog.isEmpty()) {
         connection->backlog.append(bytes.data(), bytes.size());
+        closeIfBacklogOverLimit(connection);
         return;
     }
 
@@ -438,6 +438,18 @@ void WitnessHub::writeBytes(Connection *connection, QByteArrayView bytes)
     // the kernel has room again.
     connection->backlog.append(bytes.data() + sent, bytes.size() - sent);
     watch(connection, true);
+    closeIfBacklogOverLimit(connection);
+}
+
+void WitnessHub::closeIfBacklogOverLimit(Connection *connection)
+{
+    // A witness that stopped reading would make the server hold every
+    // broadcast and reply for it; past the limit it is closed instead. The
+    // close frame queues behind the backlog, so the deadline cuts it.
+    if (connection->phase != Phase::Open || connection->backlog.size() <= m_settings.maxBacklogBytes)
+        return;
+    bump(m_status->metrics.backlogClosures);
+    closeWebSocket(connection, quint16(CloseCode::PolicyViolation), "send backlog over limit");
 }
 
 void WitnessHub::flushBacklog(Connection *connection)
@@ -455,7 +467,7 @@ void WitnessHub::flushBacklog(Connection *connection)
         connection->backlog = QByteArray(); // give the memory back
         watch(connection, false);
         if (connection->phase == Phase::Closing || connection->phase == Phase::Draining)
-            ::shutdown(connection->descriptor, SHUT_WR); // the last frame or answer is out
+            ::shutdown(connection->descriptor, SHUT_WR); // the last frame or response is out
     }
 }
 
@@ -467,7 +479,6 @@ void WitnessHub::watch(Connection *connection, bool writable)
     event.events = EPOLLIN | EPOLLRDHUP | (writable ? EPOLLOUT : 0u);
     event.data.ptr = connection;
     ::epoll_ctl(m_epoll, EPOLL_CTL_MOD, connection->descriptor, &event);
-    connection->watchingWrites = writable;
 }
 
 void WitnessHub::broadcast(const QByteArray &wireFrame, quint64 version)
@@ -478,15 +489,6 @@ void WitnessHub::broadcast(const QByteArray &wireFrame, quint64 version)
     for (Connection *connection : m_connections) {
         if (connection->phase != Phase::Open || !connection->joinRef || connection->welcomeVersion >= version)
             continue;
-
-        // A witness that stopped reading would make the server hold every
-        // broadcast for it; past the limit it is closed instead. The close
-        // frame queues behind the backlog, so the deadline cuts it.
-        if (connection->backlog.size() > m_settings.maxBacklogBytes) {
-            bump(m_status->metrics.backlogClosures);
-            closeWebSocket(connection, quint16(CloseCode::PolicyViolation), "send backlog over limit");
-            continue;
-        }
         writeBytes(connection, wireFrame);
         ++frames;
     }
@@ -616,16 +618,16 @@ void WitnessHub::closeWebSocket(Connection *connection, quint16 code, const QByt
     // The close frame goes out and our side of the TCP connection is shut
     // behind it. What the peer still sends (its own close frame, or the rest
     // of a frame that was rejected at its header) is read and dropped until
-    // it closes too or the deadline passes; closing with unread bytes would
-    // make the kernel reset the connection, and the peer lose the code.
+    // it closes too or the deadline passes. Closing with unread bytes would
+    // make the kernel reset the connection, and the peer would lose the code.
     if (connection->phase != Phase::Open)
         return;
+    connection->phase = Phase::Closing; // first, so a write over the backlog limit does not close again
     writeBytes(connection, websocket::closeFrame(code, reason));
     if (connection->phase == Phase::Gone)
         return;
     if (connection->backlog.isEmpty())
         ::shutdown(connection->descriptor, SHUT_WR);
-    connection->phase = Phase::Closing;
     connection->deadlineMs = m_status->clock()->nowMs() + closeDeadlineMs;
     m_deadlineTimer.start();
 }

@@ -112,6 +112,7 @@ private:
     bool handleMessage(Connection *connection, websocket::Message &&message);
     void writeBytes(Connection *connection, QByteArrayView bytes);
     void flushBacklog(Connection *connection);
+    void closeIfBacklogOverLimit(Connection *connection);
     void watch(Connection *connection, bool writable);
 
     // The Phoenix protocol on top.

@@ -127,7 +127,7 @@ FrameReader::Step FrameReader::parseFrame(QByteArrayView bytes, qsizetype *consu
         return Step::Stop;
     };
 
-    // The first two bytes say everything that can be rejected early.
+    // The first two bytes carry everything that can be rejected early.
     if (bytes.size() < 2)
         return Step::NeedMore;
     const bool fin = data[0] & 0x80;
@@ -151,7 +151,11 @@ FrameReader::Step FrameReader::parseFrame(QByteArrayView bytes, qsizetype *consu
         return fail(protocolError, "new message before the fragmented one ended");
 
     // Then the extended length, the mask and the payload.
-    const int lengthBytes = shortLength == 126 ? 2 : shortLength == 127 ? 8 : 0;
+    int lengthBytes = 0;
+    if (shortLength == 126)
+        lengthBytes = 2;
+    else if (shortLength == 127)
+        lengthBytes = 8;
     const qsizetype headerSize = 2 + lengthBytes + 4;
     if (bytes.size() < headerSize)
         return Step::NeedMore;

@@ -2,7 +2,7 @@
 // bytes of its TCP connection, however the kernel splits them, and yields
 // whole messages.
 //
-// What it enforces, with the close code the server answers with:
+// What it enforces, with the close code the server replies with:
 //   1002 (protocol error): an unmasked frame, reserved bits without an
 //        extension, an unknown opcode, a fragmented or oversized (> 125 bytes)
 //        control frame, a continuation without a message, a new message

@@ -1,5 +1,5 @@
 // The opening handshake of a WebSocket (RFC 6455, section 4): reading the
-// head of the client's HTTP/1.1 request and building the server's answer.
+// head of the client's HTTP/1.1 request and building the server's response.
 //
 // The head is read from bytes peeked off the connection, so a request that
 // is not an upgrade can still be handed whole to the HTTP server.
@@ -37,11 +37,11 @@ enum class HeadStatus { Incomplete, Complete, Malformed, TooLarge };
 // empty line has arrived; TooLarge when it has not within maxHeadBytes.
 HeadStatus parseRequestHead(QByteArrayView bytes, qsizetype maxHeadBytes, RequestHead *head);
 
-// True when the request asks to switch to the WebSocket protocol.
+// True when the request names the WebSocket protocol in its Upgrade header.
 bool isUpgradeRequest(const RequestHead &head);
 
 // Why a WebSocket upgrade request cannot be accepted, with the HTTP status
-// to answer; status 0 when it can.
+// of the response. Status 0 means it can be accepted.
 struct UpgradeCheck
 {
     int status = 0;
@@ -52,10 +52,10 @@ UpgradeCheck checkUpgradeRequest(const RequestHead &head);
 // Sec-WebSocket-Accept for a client's Sec-WebSocket-Key.
 QByteArray acceptKeyFor(QByteArrayView clientKey);
 
-// The 101 Switching Protocols answer to an accepted upgrade.
+// The 101 Switching Protocols response to an accepted upgrade.
 QByteArray switchingProtocolsResponse(const RequestHead &head);
 
-// A short plain-text answer that closes the connection.
+// A short plain-text response that closes the connection.
 QByteArray plainResponse(int status, QByteArrayView body, QByteArrayView extraHeaders = {});
 
 } // namespace collective::websocket

@@ -146,6 +146,14 @@ void TestFrameReader::closeFrameEndsReading()
     QCOMPARE(outcome.messages[0].closeCode, quint16(4000));
     QCOMPARE(outcome.messages[0].payload, QByteArray("bye"));
 
+    // Reading stays stopped: a later read yields nothing.
+    FrameReader reader(4096);
+    int messages = 0;
+    const auto count = [&messages](Message &&) { return ++messages > 0; };
+    QVERIFY(!reader.read(clientFrame(0x88, closePayload(1000)), count));
+    QVERIFY(!reader.read(clientFrame(0x81, "[]"), count));
+    QCOMPARE(messages, 1);
+
     const Outcome empty = readInChunks(clientFrame(0x88, {}), 10);
     QCOMPARE(empty.messages.size(), 1);
     QCOMPARE(empty.messages[0].closeCode, quint16(1005));
