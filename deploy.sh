@@ -643,7 +643,7 @@ cmd_bench() {
                 bash "$ROOT/bench/run.sh" --help
                 return 0
                 ;;
-            --full | --sizes=* | --tick-ms=* | --output-dir=* | --hold | --hold-witnesses=* | --hold-seconds=*) ;;
+            --full | --sizes=* | --tick-ms=* | --output-dir=* | --hold | --storm | --hold-witnesses=* | --hold-seconds=*) ;;
             *) fail "unknown bench option '$argument'; see ./deploy.sh bench --help" ;;
         esac
     done
@@ -698,7 +698,8 @@ Other:
   test:fuzz            Build the libFuzzer targets and run each for COLLECTIVE_FUZZ_SECONDS (15)
   bench [--full]       Build a Release server in build/bench and benchmark it against a Node.js ws server:
                        500 witnesses each and a check (about 30 s), or with --full 18 000 to 50 000 (about
-                       7 minutes); results in build/bench-results/, method in BENCHMARKS.md
+                       7 minutes); --hold and --storm run 100 000 witnesses on several processes (see
+                       bench/run.sh --help); results in build/bench-results/, method in BENCHMARKS.md
   help                 Show this list
 EOF
 }

@@ -10,6 +10,10 @@
 #   bench/run.sh --hold     100 000 witnesses held for 10 minutes by several
 #                           collective-server processes that share the port and
 #                           a redis-server (about 12 minutes)
+#   bench/run.sh --storm    100 000 witnesses join, all drop at once and all
+#                           reconnect at once, on several collective-server
+#                           processes and on ws-peer as a cluster of as many
+#                           Node.js processes (about 6 minutes)
 #
 # Options:
 #   --full                  the large profile
@@ -18,7 +22,7 @@
 #   --tick-ms=MS            the servers' tick interval (default 1000, and 5000 in the
 #                           hold profile; the server's own default is 5000)
 #   --output-dir=DIR        where the results go (default build/bench-results/TIME-PROFILE)
-#   --hold-witnesses=N      witnesses of the hold profile (default 100000)
+#   --hold-witnesses=N      witnesses of the hold and storm profiles (default 100000)
 #   --hold-seconds=S        how long the hold profile keeps them (default 600)
 #
 # Environment:
@@ -52,6 +56,7 @@ for argument in "$@"; do
     case "$argument" in
         --full) profile=full ;;
         --hold) profile=hold ;;
+        --storm) profile=storm ;;
         --hold-witnesses=*)
             hold_witnesses="${argument#--hold-witnesses=}"
             [[ "$hold_witnesses" =~ ^[0-9]+$ ]] && [ "$hold_witnesses" -ge 1000 ] && [ "$hold_witnesses" -le 250000 ] \
@@ -81,9 +86,11 @@ for argument in "$@"; do
     esac
 done
 
-# The hold profile keeps the server's own default tick unless --tick-ms is given:
-# it measures holding witnesses, not tick delivery.
-[ "$profile" != hold ] || [ "$tick_given" -eq 1 ] || TICK_MS=5000
+# The hold and storm profiles keep the server's own default tick unless
+# --tick-ms is given: they measure holding and joining, not tick delivery.
+if [ "$profile" = hold ] || [ "$profile" = storm ]; then
+    [ "$tick_given" -eq 1 ] || TICK_MS=5000
+fi
 
 [ -x "$SERVER_BIN" ] || fail "missing $SERVER_BIN; build it first (./deploy.sh bench builds it)"
 [ -x "$LOADGEN_BIN" ] || fail "missing $LOADGEN_BIN; configure with -DCOLLECTIVE_BUILD_BENCH=ON and build"
@@ -106,10 +113,11 @@ server_pid=""
 
 hold_pids=()
 redis_pid=""
+peer_pid=""
 
 cleanup() {
     local pid
-    for pid in "$server_pid" "${hold_pids[@]}" "$redis_pid"; do
+    for pid in "$server_pid" "${hold_pids[@]}" "$peer_pid" "$redis_pid"; do
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
@@ -197,6 +205,52 @@ say "profile $profile, tick $TICK_MS ms; open-file limit $file_limit per process
     echo "qt: $(dpkg-query -W -f='${Version}' libqt6websockets6 2>/dev/null || echo unknown)"
 } >"$output_dir/machine.txt"
 
+# Starts redis-server and `processes` collective-server processes sharing
+# BASE_PORT, and waits until they answer. Sets redis_pid, redis_port and hold_pids.
+start_collective_group() {
+    local processes="$1" log_prefix="$2"
+    command -v redis-server >/dev/null || fail "redis-server is missing; several processes share their counts through it (apt-get install redis-server)"
+    redis_port=$((BASE_PORT + 2))
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work_dir" \
+        >"$output_dir/$log_prefix.redis.log" 2>&1 &
+    redis_pid=$!
+    local attempt
+    for attempt in $(seq 1 100); do
+        redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+
+    local index
+    for index in $(seq 1 "$processes"); do
+        rm -rf "$work_dir/data-$index"
+        mkdir -p "$work_dir/data-$index"
+        env COLLECTIVE_ENV=dev PORT="$BASE_PORT" COLLECTIVE_BIND=127.0.0.1 COLLECTIVE_SHARE_PORT=1 \
+            COLLECTIVE_THREADS=1 REDIS_URL="redis://127.0.0.1:$redis_port" \
+            COLLECTIVE_DATA_DIR="$work_dir/data-$index" COLLECTIVE_TICK_INTERVAL_MS="$TICK_MS" \
+            COLLECTIVE_MAX_CONNECTIONS_PER_ADDRESS=100000 COLLECTIVE_MAX_NEW_CONNECTIONS_PER_MINUTE=1000000 \
+            COLLECTIVE_PRESENCE_INTERVAL_MS="$TICK_MS" COLLECTIVE_HANDSHAKE_TIMEOUT_MS=60000 \
+            COLLECTIVE_DRAIN_WINDOW_MS=0 \
+            "$SERVER_BIN" >"$output_dir/$log_prefix.server-$index.log" 2>&1 &
+        hold_pids+=("$!")
+    done
+    for attempt in $(seq 1 100); do
+        curl -fs -o /dev/null "http://127.0.0.1:$BASE_PORT/health/ready" && break
+        sleep 0.1
+    done
+    sleep 1
+}
+
+# Stops the processes of start_collective_group.
+stop_collective_group() {
+    local pid
+    for pid in "${hold_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${hold_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    hold_pids=()
+    kill -TERM "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+    redis_pid=""
+}
+
 # The hold profile: one process takes about 19 000 witnesses under this
 # machine's 20 000 open files, so several processes share the port
 # (COLLECTIVE_SHARE_PORT=1, the kernel spreads connections over them) and
@@ -211,36 +265,9 @@ say "profile $profile, tick $TICK_MS ms; open-file limit $file_limit per process
 # starved the handshakes (measured: 62 000 of 100 000 joined, at 207 a
 # second). On separate machines each node pays only for its own witnesses.
 run_hold() {
-    command -v redis-server >/dev/null || fail "redis-server is missing; the hold profile shares its counts through it (apt-get install redis-server)"
     local processes=$(((hold_witnesses + 13999) / 14000))
-    local redis_port=$((BASE_PORT + 2))
-    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work_dir" \
-        >"$output_dir/hold.redis.log" 2>&1 &
-    redis_pid=$!
-    local attempt
-    for attempt in $(seq 1 100); do
-        redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-
     say "hold: $hold_witnesses witnesses on $processes collective-server processes sharing port $BASE_PORT, held $hold_seconds s"
-    local index
-    for index in $(seq 1 "$processes"); do
-        mkdir -p "$work_dir/data-$index"
-        env COLLECTIVE_ENV=dev PORT="$BASE_PORT" COLLECTIVE_BIND=127.0.0.1 COLLECTIVE_SHARE_PORT=1 \
-            COLLECTIVE_THREADS=1 REDIS_URL="redis://127.0.0.1:$redis_port" \
-            COLLECTIVE_DATA_DIR="$work_dir/data-$index" COLLECTIVE_TICK_INTERVAL_MS="$TICK_MS" \
-            COLLECTIVE_MAX_CONNECTIONS_PER_ADDRESS=100000 COLLECTIVE_MAX_NEW_CONNECTIONS_PER_MINUTE=1000000 \
-            COLLECTIVE_PRESENCE_INTERVAL_MS="$TICK_MS" COLLECTIVE_HANDSHAKE_TIMEOUT_MS=60000 \
-            COLLECTIVE_DRAIN_WINDOW_MS=0 \
-            "$SERVER_BIN" >"$output_dir/hold.server-$index.log" 2>&1 &
-        hold_pids+=("$!")
-    done
-    for attempt in $(seq 1 100); do
-        curl -fs -o /dev/null "http://127.0.0.1:$BASE_PORT/health/ready" && break
-        sleep 0.1
-    done
-    sleep 1
+    start_collective_group "$processes" hold
 
     local last_source=$((1 + (hold_witnesses + 999) / 1000))
     local status=0 pids
@@ -254,19 +281,67 @@ run_hold() {
     # stop. (The concurrent count is read after the load generators left.)
     redis-cli -p "$redis_port" mget global:concurrent_connections global:peak_connections \
         >"$output_dir/hold.redis-state.txt" 2>&1 || true
-    local pid
-    for pid in "${hold_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${hold_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    hold_pids=()
-    kill -TERM "$redis_pid" 2>/dev/null || true
-    wait "$redis_pid" 2>/dev/null || true
-    redis_pid=""
+    stop_collective_group
+    return "$status"
+}
+
+# The storm profile: hold_witnesses witnesses join (the first wave), then
+# every load generator exits, which drops them all at once, and a second
+# wave of as many starts right away, while the servers still process the
+# closes. The second wave is the reconnect storm: its join rate, and whether
+# any handshake was refused or timed out. Both servers run as several
+# processes on one port: collective-server as in the hold profile, ws-peer
+# as a Node.js cluster of as many workers (workers.mjs), since one Node.js
+# process cannot hold more than the open-file limit either.
+run_storm_waves() {
+    local kind="$1" pids="$2" processes="$3"
+    local last_source=$((1 + (hold_witnesses + 999) / 1000))
+    local wave status=0
+    for wave in first storm; do
+        node "$ROOT/bench/drive.mjs" --loadgen="$LOADGEN_BIN" --port="$BASE_PORT" --server-pid="$pids" \
+            --label="$kind-$wave" --sockets="$hold_witnesses" --procs="$(((hold_witnesses + 14999) / 15000))" \
+            --sources="127.0.0.2-127.0.0.$last_source" --join-timeout=300 --settle=2 --window=10 \
+            --tick-ms="$TICK_MS" --output="$output_dir/storm-$kind-$wave-$hold_witnesses.json" || status=1
+    done
+    return "$status"
+}
+
+run_storm() {
+    local processes=$(((hold_witnesses + 13999) / 14000))
+    local status=0 pids
+
+    say "storm: $hold_witnesses witnesses, twice, on $processes collective-server processes sharing port $BASE_PORT"
+    start_collective_group "$processes" storm
+    pids="$(IFS=,; printf '%s' "${hold_pids[*]}")"
+    run_storm_waves collective "$pids" "$processes" || status=1
+    stop_collective_group
+
+    say "storm: $hold_witnesses witnesses, twice, on ws-peer with $processes workers sharing port $BASE_PORT"
+    env WS_PEER_WORKERS="$processes" PORT="$BASE_PORT" COLLECTIVE_BIND=127.0.0.1 \
+        COLLECTIVE_TICK_INTERVAL_MS="$TICK_MS" COLLECTIVE_PRESENCE_INTERVAL_MS="$TICK_MS" \
+        node "$PEER_DIR/workers.mjs" >"$output_dir/storm.ws-peer.log" 2>&1 &
+    peer_pid=$!
+    local attempt
+    for attempt in $(seq 1 100); do
+        grep -q '^ws-peer: workers ' "$output_dir/storm.ws-peer.log" \
+            && curl -fs -o /dev/null "http://127.0.0.1:$BASE_PORT/health/ready" && break
+        sleep 0.1
+    done
+    sleep 1
+    pids="$(sed -n 's/^ws-peer: workers //p' "$output_dir/storm.ws-peer.log" | head -n 1)"
+    [ -n "$pids" ] || fail "ws-peer's workers did not start; see $output_dir/storm.ws-peer.log"
+    run_storm_waves ws-peer "$pids" "$processes" || status=1
+    kill -TERM "$peer_pid" 2>/dev/null || true
+    wait "$peer_pid" 2>/dev/null || true
+    peer_pid=""
     return "$status"
 }
 
 failed=0
 if [ "$profile" = hold ]; then
     run_hold || failed=1
+elif [ "$profile" = storm ]; then
+    run_storm || failed=1
 elif [ "$profile" = small ]; then
     run_case collective 500 2 127.0.0.2-127.0.0.5 30 2 10 --check || failed=1
     run_case ws-peer 500 2 127.0.0.2-127.0.0.5 30 2 10 --check || failed=1
