@@ -309,7 +309,7 @@ void WitnessHub::refuseRequest(Connection *connection, int status, QByteArrayVie
     watch(connection, !connection->backlog.isEmpty());
     if (connection->backlog.isEmpty())
         ::shutdown(connection->descriptor, SHUT_WR);
-    m_deadlineTimer.start();
+    startDeadlineTimer();
 }
 
 void WitnessHub::handOverToHttp(Connection *connection)
@@ -629,7 +629,7 @@ void WitnessHub::closeWebSocket(Connection *connection, quint16 code, const QByt
     if (connection->backlog.isEmpty())
         ::shutdown(connection->descriptor, SHUT_WR);
     connection->deadlineMs = m_status->clock()->nowMs() + closeDeadlineMs;
-    m_deadlineTimer.start();
+    startDeadlineTimer();
 }
 
 void WitnessHub::drop(Connection *connection)
@@ -688,6 +688,14 @@ void WitnessHub::sweep()
     }
     freeDropped();
     updateAccepting();
+}
+
+void WitnessHub::startDeadlineTimer()
+{
+    // Restarting a running timer would postpone it, and a steady stream of
+    // closes could then hold every deadline off.
+    if (!m_deadlineTimer.isActive())
+        m_deadlineTimer.start();
 }
 
 void WitnessHub::enforceDeadlines()
@@ -778,7 +786,7 @@ void WitnessHub::closeAll(CloseCode code, const QString &reason, int windowMs)
             closeWebSocket(connection, m_shutdownCode, m_shutdownReason);
     }
     freeDropped();
-    m_deadlineTimer.start();
+    startDeadlineTimer();
 }
 
 } // namespace collective

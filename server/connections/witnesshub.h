@@ -129,6 +129,7 @@ private:
     void drop(Connection *connection);
     void freeDropped();
     void sweep();
+    void startDeadlineTimer();
     void enforceDeadlines();
     void closeHttpPastTimeout(qint64 now);
     void updateAccepting();
