@@ -1,0 +1,206 @@
+// RFC 6455 on the wire, with a raw TCP client: the server's answers to good
+// and bad opening handshakes, the frames the ws package never sends
+// (unmasked, reserved bits, fragments with a ping between them), and both
+// close handshakes.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+
+import { startServer, waitFor } from './lib/server.mjs';
+
+const handshakeGuid = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+// A TCP connection that keeps every byte it receives.
+class RawClient {
+  static open(port) {
+    const client = new RawClient();
+    client.socket = connect(port, '127.0.0.1');
+    client.received = Buffer.alloc(0);
+    client.ended = false;
+    client.socket.on('data', (data) => { client.received = Buffer.concat([client.received, data]); });
+    client.socket.on('end', () => { client.ended = true; });
+    client.socket.on('close', () => { client.ended = true; });
+    client.socket.on('error', () => { client.ended = true; });
+    return new Promise((resolve, reject) => {
+      client.socket.once('connect', () => resolve(client));
+      client.socket.once('error', reject);
+    });
+  }
+
+  send(bytes) { this.socket.write(bytes); }
+
+  // The bytes after the HTTP response head, once the head has arrived.
+  async responseHead() {
+    await waitFor(() => this.received.includes('\r\n\r\n'), { what: 'an HTTP response head' });
+    const end = this.received.indexOf('\r\n\r\n') + 4;
+    return this.received.subarray(0, end).toString('latin1');
+  }
+
+  framesAfterHead() {
+    const start = this.received.indexOf('\r\n\r\n') + 4;
+    return serverFrames(this.received.subarray(start));
+  }
+
+  async frame(predicate, what) {
+    return waitFor(() => this.framesAfterHead().find(predicate), { what });
+  }
+
+  closed() { return waitFor(() => this.ended, { what: 'the server to close the connection' }); }
+
+  destroy() { this.socket.destroy(); }
+}
+
+function upgradeRequest({ path = '/socket/websocket?vsn=2.0.0', key, version = '13', method = 'GET', extra = '' } = {}) {
+  return `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${key ?? randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: ${version}\r\n${extra}\r\n`;
+}
+
+// A client frame as RFC 6455 section 5.2 lays it out.
+function clientFrame(firstByte, payload, { masked = true } = {}) {
+  const data = Buffer.from(payload);
+  const header = [firstByte];
+  const maskBit = masked ? 0x80 : 0;
+  if (data.length < 126) header.push(maskBit | data.length);
+  else header.push(maskBit | 126, data.length >> 8, data.length & 0xff);
+  if (!masked) return Buffer.concat([Buffer.from(header), data]);
+  const mask = randomBytes(4);
+  const body = Buffer.from(data.map((byte, i) => byte ^ mask[i & 3]));
+  return Buffer.concat([Buffer.from(header), mask, body]);
+}
+
+// The unmasked frames a server sends; a partial last frame is left out.
+function serverFrames(bytes) {
+  const frames = [];
+  let offset = 0;
+  while (bytes.length - offset >= 2) {
+    const opcode = bytes[offset] & 0x0f;
+    let length = bytes[offset + 1] & 0x7f;
+    let header = 2;
+    if (length === 126) { length = bytes.readUInt16BE(offset + 2); header = 4; }
+    if (length === 127) { length = Number(bytes.readBigUInt64BE(offset + 2)); header = 10; }
+    if (bytes.length - offset < header + length) break;
+    frames.push({ opcode, payload: bytes.subarray(offset + header, offset + header + length) });
+    offset += header + length;
+  }
+  return frames;
+}
+
+const closeCodeOf = (frame) => frame.payload.readUInt16BE(0);
+
+async function openWebSocket(server) {
+  const client = await RawClient.open(server.port);
+  client.send(upgradeRequest());
+  assert.match(await client.responseHead(), /^HTTP\/1\.1 101 /);
+  return client;
+}
+
+test('handshake answered with the accept key', async (t) => {
+  const server = await startServer();
+  t.after(() => server.dispose());
+
+  const key = randomBytes(16).toString('base64');
+  const client = await RawClient.open(server.port);
+  t.after(() => client.destroy());
+  client.send(upgradeRequest({ key }));
+  const head = await client.responseHead();
+
+  const expected = createHash('sha1').update(key + handshakeGuid).digest('base64');
+  assert.match(head, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  assert.match(head, /\r\nUpgrade: websocket\r\n/i);
+  assert.ok(head.includes(`\r\nSec-WebSocket-Accept: ${expected}\r\n`), `accept key missing in:\n${head}`);
+});
+
+test('bad handshakes get their HTTP status', async (t) => {
+  const server = await startServer();
+  t.after(() => server.dispose());
+
+  const cases = [
+    { name: 'version 8', request: upgradeRequest({ version: '8' }), status: 426, header: /\r\nSec-WebSocket-Version: 13\r\n/ },
+    { name: 'key of 8 bytes', request: upgradeRequest({ key: 'c2hvcnRrZXk=' }), status: 400 },
+    { name: 'POST', request: upgradeRequest({ method: 'POST' }), status: 400 },
+    { name: 'other path', request: upgradeRequest({ path: '/elsewhere' }), status: 404 },
+    { name: 'head over 8 KiB', request: upgradeRequest({ extra: `X-Filler: ${'x'.repeat(9000)}\r\n` }), status: 431 },
+  ];
+  for (const { name, request, status, header } of cases) {
+    const client = await RawClient.open(server.port);
+    client.send(request);
+    const head = await client.responseHead();
+    assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), `${name}: ${head}`);
+    if (header) assert.match(head, header, `${name}: ${head}`);
+    await client.closed();
+  }
+});
+
+test('upgrade after a kept-alive request gets 400', async (t) => {
+  const server = await startServer();
+  t.after(() => server.dispose());
+
+  const client = await RawClient.open(server.port);
+  t.after(() => client.destroy());
+  client.send('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  assert.match(await client.responseHead(), /^HTTP\/1\.1 200 /);
+
+  client.received = Buffer.alloc(0);
+  client.send(upgradeRequest());
+  assert.match(await client.responseHead(), /^HTTP\/1\.1 400 /);
+});
+
+test('ping gets pong, fragments are joined', async (t) => {
+  const server = await startServer();
+  t.after(() => server.dispose());
+  const client = await openWebSocket(server);
+  t.after(() => client.destroy());
+
+  client.send(clientFrame(0x89, 'are you there'));
+  const pong = await client.frame((f) => f.opcode === 0xa, 'a pong');
+  assert.equal(pong.payload.toString(), 'are you there');
+
+  // A heartbeat in three fragments with a ping between the first two.
+  const heartbeat = '[null,"7","phoenix","heartbeat",{}]';
+  client.send(Buffer.concat([
+    clientFrame(0x01, heartbeat.slice(0, 10)),
+    clientFrame(0x89, ''),
+    clientFrame(0x00, heartbeat.slice(10, 20)),
+    clientFrame(0x80, heartbeat.slice(20)),
+  ]));
+  const reply = await client.frame((f) => f.opcode === 0x1 && f.payload.toString().includes('"7"'), 'the heartbeat reply');
+  assert.deepEqual(JSON.parse(reply.payload.toString()), [null, '7', 'phoenix', 'phx_reply', { status: 'ok', response: {} }]);
+});
+
+test('protocol violations close with 1002', async (t) => {
+  const server = await startServer();
+  t.after(() => server.dispose());
+
+  const cases = [
+    { name: 'unmasked frame', frame: clientFrame(0x81, '[]', { masked: false }) },
+    { name: 'reserved bit', frame: clientFrame(0xc1, '[]') },
+    { name: 'continuation first', frame: clientFrame(0x80, '[]') },
+    { name: 'fragmented ping', frame: clientFrame(0x09, 'x') },
+  ];
+  for (const { name, frame } of cases) {
+    const client = await openWebSocket(server);
+    client.send(frame);
+    const close = await client.frame((f) => f.opcode === 0x8, `${name}: a close frame`);
+    assert.equal(closeCodeOf(close), 1002, name);
+    await client.closed();
+  }
+
+  const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  assert.match(metrics, /^collective_rejected_frames_total\{reason="protocol_error"\} 4$/m);
+});
+
+test('client close echoed, then the server closes', async (t) => {
+  const server = await startServer();
+  t.after(() => server.dispose());
+  const client = await openWebSocket(server);
+  t.after(() => client.destroy());
+
+  const payload = Buffer.concat([Buffer.from([0x0f, 0xa0]), Buffer.from('bye')]); // 4000
+  client.send(clientFrame(0x88, payload));
+  const close = await client.frame((f) => f.opcode === 0x8, 'the echoed close frame');
+  assert.equal(closeCodeOf(close), 4000);
+  await client.closed();
+  await waitFor(async () => (await server.state()).body.node.connections === 0, { what: 'no open connection' });
+});
