@@ -198,6 +198,10 @@ void WitnessHub::accept(int descriptor, quint64 admissionKey)
 {
     auto *connection = new Connection(descriptor, admissionKey, m_settings.maxFrameBytes, m_status->clock()->nowMs());
 
+    // QTcpServer accepts descriptors in blocking mode (Qt sets O_NONBLOCK
+    // only when it wraps one in a socket), so every recv() and send() here
+    // passes MSG_DONTWAIT.
+    //
     // Edge-triggered while the request is only peeked at: the bytes stay in
     // the kernel, and each new segment wakes the hub once.
     epoll_event event{};
@@ -218,7 +222,7 @@ void WitnessHub::accept(int descriptor, quint64 admissionKey)
 void WitnessHub::readHandshake(Connection *connection, bool peerClosed)
 {
     char *buffer = m_readBuffer.get();
-    const ssize_t peeked = ::recv(connection->descriptor, buffer, maxHeadBytes, MSG_PEEK);
+    const ssize_t peeked = ::recv(connection->descriptor, buffer, maxHeadBytes, MSG_PEEK | MSG_DONTWAIT);
     if (peeked == 0 || (peeked < 0 && !wouldBlock())) {
         drop(connection); // closed or failed before a whole request
         return;
@@ -249,7 +253,7 @@ void WitnessHub::readHandshake(Connection *connection, bool peerClosed)
 
     // The head was peeked at; take it off the connection now. Frames a
     // client sent right behind it stay queued for the WebSocket.
-    if (::recv(connection->descriptor, buffer, size_t(head.size), 0) != head.size) {
+    if (::recv(connection->descriptor, buffer, size_t(head.size), MSG_DONTWAIT) != head.size) {
         drop(connection);
         return;
     }
@@ -355,7 +359,7 @@ void WitnessHub::pollReady()
 void WitnessHub::readFrames(Connection *connection)
 {
     char *buffer = m_readBuffer.get();
-    const ssize_t received = ::recv(connection->descriptor, buffer, readBufferBytes, 0);
+    const ssize_t received = ::recv(connection->descriptor, buffer, readBufferBytes, MSG_DONTWAIT);
     if (received == 0 || (received < 0 && !wouldBlock())) {
         drop(connection); // the peer closed or reset the connection
         return;
