@@ -127,8 +127,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Fails when something already answers on `port`: the readiness checks
-# would take it for the server under test.
+# Fails when something already responds on `port`, because the readiness
+# checks would take it for the server under test.
 require_free_port() {
     local port="$1"
     if curl -s -m 2 -o /dev/null "http://127.0.0.1:$port/"; then
@@ -216,7 +216,7 @@ say "profile $profile, tick $TICK_MS ms; open-file limit $file_limit per process
 } >"$output_dir/machine.txt"
 
 # Starts redis-server and `processes` collective-server processes sharing
-# BASE_PORT, and waits until they answer. Sets redis_pid, redis_port and hold_pids.
+# BASE_PORT, and waits until they respond. Sets redis_pid, redis_port and hold_pids.
 start_collective_group() {
     local processes="$1" log_prefix="$2"
     require_free_port "$BASE_PORT"
