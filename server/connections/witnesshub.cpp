@@ -113,9 +113,9 @@ WitnessHub::WitnessHub(int index, int listeningDescriptor, const HubSettings &se
       m_settings(settings),
       m_status(status),
       m_admission(admission),
-      m_catalogue(catalogue),
       m_installRoutes(std::move(installRoutes)),
       m_witnessCountChanged(std::move(witnessCountChanged)),
+      m_encodedCatalogue(protocol::encodeCatalogue(catalogue.milestones())),
       m_sweepTimer(this),
       m_deadlineTimer(this),
       m_readBuffer(new char[readBufferBytes])
@@ -569,7 +569,6 @@ void WitnessHub::join(Connection *connection, const Frame &frame)
     welcome.snapshot.peakConnections = global.peakConnections;
     welcome.snapshot.totalConnectionSeconds = global.totalConnectionSeconds;
     welcome.snapshot.unlockedMilestones = global.unlockedMilestones;
-    welcome.milestones = m_catalogue.milestones();
     welcome.tickIntervalMs = m_settings.tickIntervalMs;
     welcome.serverTime = QDateTime::currentDateTimeUtc();
 
@@ -577,8 +576,7 @@ void WitnessHub::join(Connection *connection, const Frame &frame)
     push.joinRef = connection->joinRef;
     push.topic = frame.topic;
     push.event = QString::fromLatin1(protocol::events::welcome);
-    push.payload = protocol::encodeWelcome(welcome);
-    send(connection, push);
+    writeBytes(connection, websocket::textFrame(protocol::encodeWelcomeFrame(push, welcome, m_encodedCatalogue)));
 }
 
 void WitnessHub::leave(Connection *connection, const Frame &frame)

@@ -139,9 +139,9 @@ private:
     const HubSettings m_settings;
     NodeStatus *m_status;
     Admission *m_admission;
-    const protocol::Catalogue &m_catalogue;
     RouteInstaller m_installRoutes;
     std::function<void()> m_witnessCountChanged;
+    const QByteArray m_encodedCatalogue; // every welcome's "milestones", encoded once
 
     AdmittingTcpServer *m_tcpServer = nullptr;
     HttpEndpoint *m_httpServer = nullptr;

@@ -2,6 +2,7 @@
 #include "protocol/messages.h"
 
 #include <QJsonArray>
+#include <QJsonDocument>
 
 namespace collective::protocol {
 
@@ -112,6 +113,31 @@ QJsonObject encodeWelcome(const Welcome &welcome)
         {QStringLiteral("tick_interval_ms"), welcome.tickIntervalMs},
         {QStringLiteral("server_time"), formatTimestamp(welcome.serverTime)},
     };
+}
+
+QByteArray encodeCatalogue(const QList<Milestone> &milestones)
+{
+    QJsonArray catalogue;
+    for (const Milestone &milestone : milestones)
+        catalogue.append(encodeCatalogueEntry(milestone));
+    return QJsonDocument(catalogue).toJson(QJsonDocument::Compact);
+}
+
+QByteArray encodeWelcomeFrame(const Frame &push, const Welcome &welcome, const QByteArray &encodedCatalogue)
+{
+    Welcome withoutCatalogue = welcome;
+    withoutCatalogue.milestones.clear();
+    Frame frame = push;
+    frame.payload = encodeWelcome(withoutCatalogue);
+    QByteArray text = encodeFrame(frame);
+
+    // The first unescaped `"milestones":[]` is the key: every quote inside an
+    // encoded string value is escaped, so no value can contain the marker.
+    static const QByteArray marker = QByteArrayLiteral("\"milestones\":[]");
+    const qsizetype at = text.indexOf(marker);
+    Q_ASSERT(at >= 0);
+    text.replace(at + marker.size() - 2, 2, encodedCatalogue);
+    return text;
 }
 
 QJsonObject encodeTick(const Tick &tick)

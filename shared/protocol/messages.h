@@ -4,6 +4,7 @@
 #pragma once
 
 #include "protocol/catalogue.h"
+#include "protocol/frame.h"
 
 #include <QDateTime>
 #include <QJsonObject>
@@ -61,6 +62,16 @@ struct Evolution
 };
 
 QJsonObject encodeWelcome(const Welcome &welcome);
+
+// The welcome's "milestones" array as compact JSON. It is most of a
+// welcome's bytes and the same for every witness, so a server encodes it once.
+QByteArray encodeCatalogue(const QList<Milestone> &milestones);
+
+// The same bytes as encodeFrame() of `push` with encodeWelcome(welcome) as
+// its payload, but with the catalogue spliced in from encodeCatalogue()
+// instead of encoded again; welcome.milestones is ignored. Encoding the
+// catalogue took most of the 69 µs a welcome cost (Qt 6.4, 16 milestones).
+QByteArray encodeWelcomeFrame(const Frame &push, const Welcome &welcome, const QByteArray &encodedCatalogue);
 QJsonObject encodeTick(const Tick &tick);
 QJsonObject encodePresence(const Presence &presence);
 QJsonObject encodeEvolution(const Evolution &evolution);

@@ -13,6 +13,8 @@ class TestMessages : public QObject
 
 private Q_SLOTS:
     void welcomeRoundTrips();
+    void welcomeFrameMatchesEncodeFrame_data();
+    void welcomeFrameMatchesEncodeFrame();
     void tickRoundTrips();
     void presenceRoundTrips();
     void evolutionRoundTrips();
@@ -42,6 +44,36 @@ void TestMessages::welcomeRoundTrips()
     QCOMPARE(decoded->milestones.first().id, QStringLiteral("concurrent_1"));
     QCOMPARE(decoded->tickIntervalMs, 5000);
     QCOMPARE(decoded->serverTime, welcome.serverTime);
+}
+
+void TestMessages::welcomeFrameMatchesEncodeFrame_data()
+{
+    QTest::addColumn<QString>("joinRef");
+    QTest::newRow("plain ref") << QStringLiteral("1");
+    // A client-chosen ref that spells the marker the splice looks for.
+    QTest::newRow("ref spelling the marker") << QStringLiteral("\"milestones\":[]");
+    QTest::newRow("non-ASCII ref") << QStringLiteral("t\u00e9moin");
+}
+
+void TestMessages::welcomeFrameMatchesEncodeFrame()
+{
+    QFETCH(QString, joinRef);
+    Welcome welcome;
+    welcome.snapshot = {3, 7, 99, {QStringLiteral("concurrent_1")}};
+    welcome.milestones = Catalogue::builtin().milestones();
+    welcome.tickIntervalMs = 1000;
+    welcome.serverTime = QDateTime(QDate(2026, 12, 5), QTime(3, 4, 5, 6), Qt::UTC);
+
+    Frame push;
+    push.joinRef = joinRef;
+    push.topic = QStringLiteral("collective:lobby");
+    push.event = QStringLiteral("welcome");
+
+    Frame whole = push;
+    whole.payload = encodeWelcome(welcome);
+    const QByteArray expected = encodeFrame(whole);
+    const QByteArray spliced = encodeWelcomeFrame(push, welcome, encodeCatalogue(welcome.milestones));
+    QCOMPARE(spliced, expected);
 }
 
 void TestMessages::tickRoundTrips()
