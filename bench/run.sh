@@ -305,7 +305,7 @@ run_hold() {
 # as a Node.js cluster of as many workers (workers.mjs), since one Node.js
 # process cannot hold more than the open-file limit either.
 run_storm_waves() {
-    local kind="$1" pids="$2" processes="$3"
+    local kind="$1" pids="$2"
     local last_source=$((1 + (hold_witnesses + 999) / 1000))
     local wave status=0
     for wave in first storm; do
@@ -324,7 +324,7 @@ run_storm() {
     say "storm: $hold_witnesses witnesses, twice, on $processes collective-server processes sharing port $BASE_PORT"
     start_collective_group "$processes" storm
     pids="$(IFS=,; printf '%s' "${hold_pids[*]}")"
-    run_storm_waves collective "$pids" "$processes" || status=1
+    run_storm_waves collective "$pids" || status=1
     stop_collective_group
 
     say "storm: $hold_witnesses witnesses, twice, on ws-peer with $processes workers sharing port $BASE_PORT"
@@ -342,7 +342,7 @@ run_storm() {
     sleep 1
     pids="$(sed -n 's/^ws-peer: workers //p' "$output_dir/storm.ws-peer.log" | head -n 1)"
     [ -n "$pids" ] || fail "ws-peer's workers did not start; see $output_dir/storm.ws-peer.log"
-    run_storm_waves ws-peer "$pids" "$processes" || status=1
+    run_storm_waves ws-peer "$pids" || status=1
     kill -TERM "$peer_pid" 2>/dev/null || true
     wait "$peer_pid" 2>/dev/null || true
     peer_pid=""

@@ -1,6 +1,8 @@
 // Admission at accept time (see admittingserver.h).
 #include "connections/admittingserver.h"
 
+#include "websocket/handshake.h"
+
 #include <memory>
 
 #include <sys/socket.h>
@@ -17,9 +19,7 @@ void refuse(qintptr descriptor, Admission::Verdict verdict)
     const QByteArray body = verdict == Admission::Verdict::TooManyOpen
             ? QByteArrayLiteral("Too many connections from your address.\n")
             : QByteArrayLiteral("Too many new connections from your address; retry in a minute.\n");
-    const QByteArray answer = QByteArrayLiteral("HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\n"
-                                                "Retry-After: 60\r\nContent-Type: text/plain\r\nContent-Length: ")
-            + QByteArray::number(body.size()) + QByteArrayLiteral("\r\n\r\n") + body;
+    const QByteArray answer = websocket::plainResponse(429, body, "Retry-After: 60\r\n");
     [[maybe_unused]] const auto sent = ::send(int(descriptor), answer.constData(), size_t(answer.size()), MSG_NOSIGNAL);
     ::shutdown(int(descriptor), SHUT_WR);
     ::close(int(descriptor));
@@ -111,7 +111,7 @@ QTcpSocket *AdmittingTcpServer::handOver(int descriptor, quint64 admissionKey)
     connect(socket, &QTcpSocket::disconnected, socket, release);
     connect(socket, &QObject::destroyed, release);
 
-    // The HTTP server takes pending sockets when told of a new connection.
+    // The HTTP server takes pending sockets when notified of a new connection.
     addPendingConnection(socket);
     Q_EMIT newConnection();
     return socket;

@@ -99,7 +99,7 @@ struct WitnessHub::Connection
     quint64 welcomeVersion = 0;      // the board version its welcome showed
     quint64 admissionKey;
     qint64 lastActivityMs;           // accepted, or its last frame
-    qint64 deadlineMs = 0;           // Closing and Draining: cut then
+    qint64 deadlineMs = 0;           // Closing: cut then
     qint64 shutdownCloseAtMs = -1;   // during shutdown: its close frame goes out then
     websocket::FrameReader reader;
     QByteArray backlog;              // what the kernel did not take yet
@@ -237,7 +237,7 @@ void WitnessHub::readHandshake(Connection *connection, bool peerClosed)
             drop(connection);
         return;
     case websocket::HeadStatus::TooLarge:
-        refuseRequest(connection, 431, "The request head is over 8 KiB.\n");
+        rejectRequest(connection, 431, "The request head is over 8 KiB.\n");
         return;
     case websocket::HeadStatus::Malformed:
         handOverToHttp(connection); // Qt HttpServer responds to it like to any bad request
@@ -263,19 +263,19 @@ void WitnessHub::readHandshake(Connection *connection, bool peerClosed)
 void WitnessHub::upgrade(Connection *connection, const websocket::RequestHead &head)
 {
     if (head.path() != HttpEndpoint::webSocketPath) {
-        refuseRequest(connection, 404, "Not found.\n");
+        rejectRequest(connection, 404, "Not found.\n");
         return;
     }
     if (!m_settings.originPolicy.allows(head.value("origin"))) {
         bump(m_status->metrics.originRejections);
-        qCDebug(lcSocket, "Socket thread %d refused a WebSocket upgrade from an origin outside PHX_HOST.", m_index);
-        refuseRequest(connection, 403,
+        qCDebug(lcSocket, "Socket thread %d rejected a WebSocket upgrade from an origin outside PHX_HOST.", m_index);
+        rejectRequest(connection, 403,
                       "Forbidden: this origin may not connect; the server's PHX_HOST lists the allowed ones.\n");
         return;
     }
     const websocket::UpgradeCheck check = websocket::checkUpgradeRequest(head);
     if (check.status != 0) {
-        refuseRequest(connection, check.status, QByteArray(check.detail) + ".\n",
+        rejectRequest(connection, check.status, QByteArray(check.detail) + ".\n",
                       check.status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "");
         return;
     }
@@ -300,20 +300,11 @@ void WitnessHub::upgrade(Connection *connection, const websocket::RequestHead &h
     updateAccepting();
 }
 
-void WitnessHub::refuseRequest(Connection *connection, int status, QByteArrayView body, QByteArrayView extraHeaders)
+void WitnessHub::rejectRequest(Connection *connection, int status, QByteArrayView body, QByteArrayView extraHeaders)
 {
-    // The response goes out, our side is shut, and whatever the client still
-    // sends is read and dropped until it closes. Closing with unread bytes
-    // would make the kernel reset the connection and lose the response.
-    writeBytes(connection, websocket::plainResponse(status, body, extraHeaders));
-    if (connection->phase == Phase::Gone)
-        return;
-    connection->phase = Phase::Draining;
-    connection->deadlineMs = m_status->clock()->nowMs() + closeDeadlineMs;
-    watch(connection, !connection->backlog.isEmpty());
-    if (connection->backlog.isEmpty())
-        ::shutdown(connection->descriptor, SHUT_WR);
-    startDeadlineTimer();
+    // Level-triggered from here on, like an open WebSocket.
+    watch(connection, false);
+    sendLastBytes(connection, websocket::plainResponse(status, body, extraHeaders));
 }
 
 void WitnessHub::handOverToHttp(Connection *connection)
@@ -367,7 +358,7 @@ void WitnessHub::readFrames(Connection *connection)
     if (received < 0)
         return;
 
-    // After our close frame or refusal nothing the peer sends matters; it
+    // After our close frame or rejection, nothing the peer sends matters. It
     // is read only so that the kernel has nothing unread when we close.
     if (connection->phase != Phase::Open)
         return;
@@ -470,7 +461,7 @@ void WitnessHub::flushBacklog(Connection *connection)
     if (connection->backlog.isEmpty()) {
         connection->backlog = QByteArray(); // give the memory back
         watch(connection, false);
-        if (connection->phase == Phase::Closing || connection->phase == Phase::Draining)
+        if (connection->phase == Phase::Closing)
             ::shutdown(connection->descriptor, SHUT_WR); // the last frame or response is out
     }
 }
@@ -617,20 +608,25 @@ void WitnessHub::reject(Connection *connection, NodeMetrics::RejectReason reason
 
 void WitnessHub::closeWebSocket(Connection *connection, quint16 code, const QByteArray &reason)
 {
-    // The close frame goes out and our side of the TCP connection is shut
-    // behind it. What the peer still sends (its own close frame, or the rest
-    // of a frame that was rejected at its header) is read and dropped until
-    // it closes too or the deadline passes. Closing with unread bytes would
-    // make the kernel reset the connection, and the peer would lose the code.
-    if (connection->phase != Phase::Open)
-        return;
+    if (connection->phase == Phase::Open)
+        sendLastBytes(connection, websocket::closeFrame(code, reason));
+}
+
+void WitnessHub::sendLastBytes(Connection *connection, QByteArrayView bytes)
+{
+    // The bytes go out (a close frame or an HTTP rejection) and our side of
+    // the TCP connection is shut behind them. What the peer still sends (its
+    // own close frame, or the rest of a frame rejected at its header) is
+    // read and dropped until it closes too or the deadline passes. Closing
+    // with unread bytes would make the kernel reset the connection, and the
+    // peer would lose what we sent.
     connection->phase = Phase::Closing; // first, so a write over the backlog limit does not close again
-    writeBytes(connection, websocket::closeFrame(code, reason));
+    connection->deadlineMs = m_status->clock()->nowMs() + closeDeadlineMs;
+    writeBytes(connection, bytes);
     if (connection->phase == Phase::Gone)
         return;
     if (connection->backlog.isEmpty())
         ::shutdown(connection->descriptor, SHUT_WR);
-    connection->deadlineMs = m_status->clock()->nowMs() + closeDeadlineMs;
     startDeadlineTimer();
 }
 
@@ -656,7 +652,7 @@ void WitnessHub::drop(Connection *connection)
 void WitnessHub::freeDropped()
 {
     // Connections are freed only here, after the pass that dropped them, so
-    // an epoll event or a loop over m_connections never sees freed memory.
+    // an epoll event or a loop over m_connections never touches freed memory.
     if (m_dropped.empty())
         return;
     bool freedWebSocket = false;
@@ -705,7 +701,7 @@ void WitnessHub::enforceDeadlines()
     const qint64 now = m_status->clock()->nowMs();
     bool waiting = false;
     for (Connection *connection : m_connections) {
-        if (connection->phase == Phase::Closing || connection->phase == Phase::Draining) {
+        if (connection->phase == Phase::Closing) {
             if (now >= connection->deadlineMs)
                 drop(connection);
             else
@@ -724,7 +720,7 @@ void WitnessHub::enforceDeadlines()
 void WitnessHub::closeHttpPastTimeout(qint64 now)
 {
     // Plain HTTP connections end here once they pass the handshake timeout,
-    // which bounds how long an idle keep-alive connection holds a descriptor.
+    // which bounds how long an idle keep-alive connection keeps a descriptor.
     auto it = m_httpConnections.begin();
     while (it != m_httpConnections.end()) {
         if (!it->socket) {

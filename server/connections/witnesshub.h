@@ -4,7 +4,7 @@
 // witnesses, and a QHttpServer for plain HTTP requests.
 //
 // WebSockets are served on bare descriptors in an epoll set, not as Qt
-// socket objects: an idle witness then costs a small struct and whatever
+// socket objects. An idle witness then costs a small struct and whatever
 // the kernel keeps for its TCP connection, and a wakeup touches only the
 // sockets that are ready. The Qt event loop watches the epoll descriptor
 // through one QSocketNotifier. A new connection's first request is peeked
@@ -26,6 +26,7 @@
 
 #include "connections/admission.h"
 #include "http/httpendpoint.h"
+#include "http/originpolicy.h"
 #include "protocol/catalogue.h"
 #include "protocol/frame.h"
 #include "status/nodestatus.h"
@@ -94,8 +95,7 @@ private:
     enum class Phase : quint8 {
         Handshake, // accepted; its first request has not fully arrived
         Open,      // a WebSocket
-        Closing,   // our close frame is sent; reading until the peer closes
-        Draining,  // an HTTP refusal is sent; reading until the peer closes
+        Closing,   // our close frame or HTTP rejection is sent; reading until the peer closes
         Gone,      // descriptor closed; freed after the current pass
     };
 
@@ -103,7 +103,7 @@ private:
     void accept(int descriptor, quint64 admissionKey);
     void readHandshake(Connection *connection, bool peerClosed);
     void upgrade(Connection *connection, const websocket::RequestHead &head);
-    void refuseRequest(Connection *connection, int status, QByteArrayView body, QByteArrayView extraHeaders = {});
+    void rejectRequest(Connection *connection, int status, QByteArrayView body, QByteArrayView extraHeaders = {});
     void handOverToHttp(Connection *connection);
 
     // Reading and writing a WebSocket.
@@ -126,6 +126,7 @@ private:
 
     // Closing and freeing.
     void closeWebSocket(Connection *connection, quint16 code, const QByteArray &reason);
+    void sendLastBytes(Connection *connection, QByteArrayView bytes);
     void drop(Connection *connection);
     void freeDropped();
     void sweep();

@@ -1,20 +1,17 @@
 // The HTTP side of a socket thread: a small exact-path router on Qt
 // HttpServer's QAbstractHttpServer.
 //
-// WebSocket upgrades do not come here: the witness hub answers a
+// WebSocket upgrades do not come here: the witness hub handles a
 // connection's first request itself when it is an upgrade. An upgrade that
 // arrives later on a kept-alive connection gets 400, and a plain request to
 // the WebSocket path gets 426.
 #pragma once
-
-#include "http/originpolicy.h"
 
 #include <QAbstractHttpServer>
 #include <QHash>
 #include <QHttpServerResponse>
 #include <QLoggingCategory>
 
-#include <atomic>
 #include <functional>
 
 namespace collective {

@@ -91,6 +91,14 @@ std::optional<Milestone> decodeCatalogueEntry(const QJsonObject &entry, QString 
     return milestone;
 }
 
+QJsonArray encodeCatalogueArray(const QList<Milestone> &milestones)
+{
+    QJsonArray catalogue;
+    for (const Milestone &milestone : milestones)
+        catalogue.append(encodeCatalogueEntry(milestone));
+    return catalogue;
+}
+
 } // namespace
 
 QString formatTimestamp(const QDateTime &time)
@@ -100,10 +108,7 @@ QString formatTimestamp(const QDateTime &time)
 
 QJsonObject encodeWelcome(const Welcome &welcome)
 {
-    QJsonArray catalogue;
-    for (const Milestone &milestone : welcome.milestones)
-        catalogue.append(encodeCatalogueEntry(milestone));
-
+    const QJsonArray catalogue = encodeCatalogueArray(welcome.milestones);
     return QJsonObject{
         {concurrentKey, welcome.snapshot.concurrentConnections},
         {peakKey, welcome.snapshot.peakConnections},
@@ -117,10 +122,7 @@ QJsonObject encodeWelcome(const Welcome &welcome)
 
 QByteArray encodeCatalogue(const QList<Milestone> &milestones)
 {
-    QJsonArray catalogue;
-    for (const Milestone &milestone : milestones)
-        catalogue.append(encodeCatalogueEntry(milestone));
-    return QJsonDocument(catalogue).toJson(QJsonDocument::Compact);
+    return QJsonDocument(encodeCatalogueArray(milestones)).toJson(QJsonDocument::Compact);
 }
 
 QByteArray encodeWelcomeFrame(const Frame &push, const Welcome &welcome, const QByteArray &encodedCatalogue)
