@@ -40,8 +40,8 @@ bool HttpEndpoint::handleRequest(const QHttpServerRequest &request, QTcpSocket *
 {
     const QString path = request.url().path();
 
-    // Qt would upgrade a handled request that got no answer, so this one
-    // is always answered.
+    // Qt would upgrade a handled request that got no response, so this one
+    // always gets one.
     if (isWebSocketUpgrade(request)) {
         respond(request, socket,
                 plainText("Open the WebSocket as the first request of a new connection.\n", StatusCode::BadRequest));

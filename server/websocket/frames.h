@@ -15,7 +15,7 @@ QByteArray textFrame(const QByteArray &utf8Payload);
 // the 125-byte limit of a control frame, at a character boundary.
 QByteArray closeFrame(quint16 code, const QByteArray &utf8Reason);
 
-// The answer to a ping: a pong frame with the ping's payload (at most 125 bytes).
+// The reply to a ping: a pong frame with the ping's payload (at most 125 bytes).
 QByteArray pongFrame(const QByteArray &payload);
 
 } // namespace collective::websocket

@@ -40,8 +40,8 @@ HeadStatus parseRequestHead(QByteArrayView bytes, qsizetype maxHeadBytes, Reques
 // True when the request names the WebSocket protocol in its Upgrade header.
 bool isUpgradeRequest(const RequestHead &head);
 
-// Why a WebSocket upgrade request cannot be accepted, with the HTTP status
-// of the response. Status 0 means it can be accepted.
+// The verdict on a WebSocket upgrade request: the HTTP status to reject it
+// with and the reason, or status 0 when it can be accepted.
 struct UpgradeCheck
 {
     int status = 0;

@@ -1,5 +1,5 @@
-// RFC 6455 on the wire, with a raw TCP client: the server's answers to good
-// and bad opening handshakes, the frames the ws package never sends
+// RFC 6455 on the wire, with a raw TCP client: the server's responses to
+// good and bad opening handshakes, the frames the ws package never sends
 // (unmasked, reserved bits, fragments with a ping between them), and both
 // close handshakes.
 

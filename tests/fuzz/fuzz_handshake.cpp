@@ -1,5 +1,5 @@
 // libFuzzer target: the request-head parser of the opening handshake. Any
-// byte string must parse or be rejected without crashing; a complete head
+// byte string must parse or be rejected without crashing. A complete head
 // must parse the same from exactly its own bytes, and the upgrade checks
 // must run on it.
 #include "websocket/handshake.h"

@@ -1,5 +1,5 @@
 // The opening handshake: request heads read from partial bytes, the checks
-// RFC 6455 section 4.2.1 asks of an upgrade, and the accept key.
+// RFC 6455 section 4.2.1 requires of an upgrade, and the accept key.
 #include "websocket/handshake.h"
 
 #include <QTest>
