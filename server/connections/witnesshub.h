@@ -8,7 +8,7 @@
 // the kernel keeps for its TCP connection, and a wakeup touches only the
 // sockets that are ready. The Qt event loop watches the epoll descriptor
 // through one QSocketNotifier. A new connection's first request is peeked
-// at: an upgrade is answered here (RFC 6455 handshake, see websocket/),
+// at: an upgrade is handled here (RFC 6455 handshake, see websocket/),
 // anything else is handed whole to Qt HttpServer.
 //
 // Protocol handling per socket (Phoenix Channels V2, see protocol/frame.h):
