@@ -1,17 +1,32 @@
 // Chronos's accounting; the model is described in chronos.h.
 #include "chronos/chronos.h"
 
+#include <QDateTime>
+
 namespace collective {
 
 Q_LOGGING_CATEGORY(lcChronos, "collective.chronos")
+
+qint64 msUntilNextTick(qint64 wallMs, qint64 intervalMs)
+{
+    // The remainder is taken so that times before 1970 also count forward.
+    const qint64 intoInterval = ((wallMs % intervalMs) + intervalMs) % intervalMs;
+    qint64 wait = intervalMs - intoInterval;
+    if (wait <= intervalMs / 2)
+        wait += intervalMs;
+    return wait;
+}
 
 Chronos::Chronos(const MonotonicClock *clock, int tickIntervalMs, QObject *parent)
     : QObject(parent), m_clock(clock)
 {
     m_stats.tickIntervalMs = tickIntervalMs;
-    m_timer.setInterval(tickIntervalMs);
+    m_timer.setSingleShot(true);
     m_timer.setTimerType(Qt::PreciseTimer);
-    connect(&m_timer, &QTimer::timeout, this, &Chronos::tick);
+    connect(&m_timer, &QTimer::timeout, this, [this] {
+        scheduleNextTick();
+        tick();
+    });
 
     m_bookedUntilMs = m_clock->nowMs();
     m_previousTickMs = m_bookedUntilMs;
@@ -21,8 +36,17 @@ void Chronos::start()
 {
     m_bookedUntilMs = m_clock->nowMs();
     m_previousTickMs = m_bookedUntilMs;
-    m_timer.start();
-    qCInfo(lcChronos, "Chronos started: one tick every %d ms.", m_stats.tickIntervalMs);
+    scheduleNextTick();
+    qCInfo(lcChronos, "Chronos started: one tick every %d ms, on multiples of it on the wall clock.",
+           m_stats.tickIntervalMs);
+}
+
+void Chronos::scheduleNextTick()
+{
+    // Each tick sets the next one from the wall clock again, so a late tick
+    // or a step of the system time never shifts later ticks off the beat.
+    const qint64 wait = msUntilNextTick(QDateTime::currentMSecsSinceEpoch(), m_stats.tickIntervalMs);
+    m_timer.start(int(wait));
 }
 
 void Chronos::stop()

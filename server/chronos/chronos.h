@@ -6,6 +6,11 @@
 // late tick adds more time instead of losing any, and N witnesses held for T
 // seconds add N*T. Fractions of a second are carried to the next tick, never
 // dropped.
+//
+// Ticks fall on multiples of the interval on the wall clock, so nodes whose
+// clocks agree tick in the same instant and every witness sees the counter
+// move together, whichever node holds it. Only the moment of a tick comes
+// from the wall clock; the time booked always comes from the monotonic one.
 #pragma once
 
 #include "chronos/clock.h"
@@ -35,6 +40,11 @@ struct ChronosStats
     int tickIntervalMs = 0;
 };
 
+// Returns the milliseconds from `wallMs` to the next multiple of `intervalMs`
+// since the Unix epoch that is more than half an interval away. The margin
+// stops a timer that fires just before its boundary from ticking twice.
+qint64 msUntilNextTick(qint64 wallMs, qint64 intervalMs);
+
 class Chronos : public QObject
 {
     Q_OBJECT
@@ -42,7 +52,7 @@ class Chronos : public QObject
 public:
     Chronos(const MonotonicClock *clock, int tickIntervalMs, QObject *parent = nullptr);
 
-    // Starts the tick timer.
+    // Starts the tick timer; the first tick comes at the next boundary.
     void start();
     void stop();
 
@@ -66,6 +76,7 @@ Q_SIGNALS:
 
 private:
     void bookElapsed();
+    void scheduleNextTick();
 
     const MonotonicClock *m_clock;
     QTimer m_timer;

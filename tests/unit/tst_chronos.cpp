@@ -1,7 +1,9 @@
 // Chronos accounting with a manual clock: the witness-time integral is
-// exact, a late tick loses nothing, fractions carry over.
+// exact, a late tick loses nothing, fractions carry over. And the moment of
+// each tick: on a multiple of the interval on the wall clock.
 #include "chronos/chronos.h"
 
+#include <QDateTime>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -20,6 +22,9 @@ private Q_SLOTS:
     void tickReportsNumberIntervalAndDrift();
     void ownedSecondsAreTakenOnce();
     void timerTicksOnItsOwn();
+    void nextTickFallsOnABoundary_data();
+    void nextTickFallsOnABoundary();
+    void timerTicksOnWallClockBoundaries();
 };
 
 static QList<TickReport> collectTicks(Chronos &chronos, ManualClock &clock, int ticks, qint64 intervalMs)
@@ -150,6 +155,56 @@ void TestChronos::timerTicksOnItsOwn()
     chronos.start();
     QTRY_VERIFY_WITH_TIMEOUT(spy.size() >= 2, 5000);
     chronos.stop();
+}
+
+void TestChronos::nextTickFallsOnABoundary_data()
+{
+    QTest::addColumn<qint64>("wallMs");
+    QTest::addColumn<qint64>("intervalMs");
+    QTest::addColumn<qint64>("expectedWaitMs");
+
+    QTest::newRow("on a boundary: the next one") << qint64(10000) << qint64(1000) << qint64(1000);
+    QTest::newRow("just past a boundary") << qint64(10001) << qint64(1000) << qint64(999);
+    QTest::newRow("more than half an interval left") << qint64(10499) << qint64(1000) << qint64(501);
+    QTest::newRow("exactly half left: the one after") << qint64(10500) << qint64(1000) << qint64(1500);
+    QTest::newRow("a timer that fired 1 ms early") << qint64(10999) << qint64(1000) << qint64(1001);
+    QTest::newRow("5 s ticks, a real date") << qint64(1796440801234) << qint64(5000) << qint64(3766);
+    QTest::newRow("before 1970") << qint64(-1) << qint64(1000) << qint64(1001);
+    QTest::newRow("interval that does not divide a second") << qint64(1100) << qint64(300) << qint64(400);
+}
+
+void TestChronos::nextTickFallsOnABoundary()
+{
+    QFETCH(qint64, wallMs);
+    QFETCH(qint64, intervalMs);
+    QFETCH(qint64, expectedWaitMs);
+
+    const qint64 wait = msUntilNextTick(wallMs, intervalMs);
+    QCOMPARE(wait, expectedWaitMs);
+    QCOMPARE((wallMs + wait) % intervalMs, qint64(0));
+}
+
+void TestChronos::timerTicksOnWallClockBoundaries()
+{
+    // Each tick is recorded with the wall clock's distance to the nearest
+    // multiple of the interval. A timer is never early by more than a
+    // millisecond and, in an idle test process, late by far less than the
+    // margin allowed here.
+    constexpr qint64 intervalMs = 400;
+    constexpr qint64 marginMs = 150;
+    SteadyClock clock;
+    Chronos chronos(&clock, int(intervalMs));
+    QList<qint64> offsets;
+    connect(&chronos, &Chronos::tickCompleted, &chronos, [&offsets] {
+        const qint64 phase = QDateTime::currentMSecsSinceEpoch() % intervalMs;
+        offsets.append(qMin(phase, intervalMs - phase));
+    });
+    chronos.start();
+    QTRY_VERIFY_WITH_TIMEOUT(offsets.size() >= 3, 5000);
+    chronos.stop();
+
+    for (qint64 offset : std::as_const(offsets))
+        QVERIFY2(offset < marginMs, qPrintable(QStringLiteral("a tick %1 ms off its boundary").arg(offset)));
 }
 
 QTEST_GUILESS_MAIN(TestChronos)
