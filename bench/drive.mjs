@@ -37,6 +37,8 @@ const usage = `Usage: node bench/drive.mjs --loadgen=PATH --port=PORT --server-p
   --window=S           seconds of idle witnesses measured (default 30)
   --tick-ms=MS         the server's tick interval (default 1000)
   --heartbeat=S        seconds between heartbeats of one socket (default 30)
+  --poll-ms=MS         once joined, the load generators read every MS milliseconds
+                       instead of sleeping until a frame arrives (default 0: sleep)
   --check              exit 1 unless every socket joined, none closed and every
                        witness received every tick in the window
 `;
@@ -69,6 +71,7 @@ function parseArguments(argv) {
     window: 30,
     tickMs: 1000,
     heartbeat: 30,
+    pollMs: 0,
     check: false,
   };
   const integers = {
@@ -81,6 +84,7 @@ function parseArguments(argv) {
     window: [1, 3600],
     'tick-ms': [100, 600000],
     heartbeat: [1, 3600],
+    'poll-ms': [0, 100],
   };
   for (const argument of argv) {
     if (argument === '--help' || argument === '-h') {
@@ -218,6 +222,47 @@ function percentile(sorted, fraction) {
   return sorted[index];
 }
 
+// Groups receipts by tick number, which suits one server process.
+function groupByNumber(reports) {
+  const byTick = new Map();
+  for (const report of reports) {
+    for (const [tick, receipts] of Object.entries(report.tick_receipts_us)) {
+      if (!byTick.has(tick)) byTick.set(tick, []);
+      byTick.get(tick).push(receipts);
+    }
+  }
+  return byTick;
+}
+
+// Groups receipts by time, for several server processes: each numbers its
+// own ticks, but all tick on the same wall-clock boundaries. A gap of over
+// half an interval starts the next tick, so a tick must reach everyone
+// within half an interval to be measured as one.
+function groupByTime(reports, tickMs) {
+  let total = 0;
+  for (const report of reports) {
+    for (const receipts of Object.values(report.tick_receipts_us)) total += receipts.length;
+  }
+  const times = new Float64Array(total);
+  let index = 0;
+  for (const report of reports) {
+    for (const receipts of Object.values(report.tick_receipts_us)) {
+      for (const time of receipts) times[index++] = time;
+    }
+  }
+  times.sort();
+
+  const groups = new Map();
+  let start = 0;
+  for (let at = 1; at <= times.length; at += 1) {
+    if (at === times.length || times[at] - times[at - 1] > (tickMs * 1000) / 2) {
+      groups.set(groups.size, [times.subarray(start, at)]);
+      start = at;
+    }
+  }
+  return groups;
+}
+
 function summarize(values, scale = 1) {
   const sorted = Float64Array.from(values).sort();
   const round = (value) => (value === null ? null : Math.round((value / scale) * 1000) / 1000);
@@ -246,6 +291,7 @@ function startLoadGenerators(options, slices, outputDirectory) {
       `--max-pending=${options.maxPending}`,
       `--join-timeout=${options.joinTimeout}`,
       `--heartbeat=${options.heartbeat}`,
+      `--poll-ms=${options.pollMs}`,
       // The process stops by itself if this driver is lost.
       `--max-run=${options.joinTimeout + options.settle + options.window + 120}`,
       `--output=${reportPath}`,
@@ -363,13 +409,7 @@ function mergeReports(reports, timeline, options) {
   // Tick delivery: for each tick first received inside the window, every
   // receipt relative to the first receipt of that tick at any witness.
   const marginUs = Math.max(2000, 2 * options.tickMs) * 1000;
-  const byTick = new Map();
-  for (const report of reports) {
-    for (const [tick, receipts] of Object.entries(report.tick_receipts_us)) {
-      if (!byTick.has(tick)) byTick.set(tick, []);
-      byTick.get(tick).push(receipts);
-    }
-  }
+  const byTick = options.serverPids.length > 1 ? groupByTime(reports, options.tickMs) : groupByNumber(reports);
   const delays = [];
   const spreads = [];
   let missing = 0;
@@ -393,6 +433,7 @@ function mergeReports(reports, timeline, options) {
   }
 
   const joinLatencies = reports.flatMap((report) => report.join_latency_us);
+  const tickGrouping = options.serverPids.length > 1 ? 'time' : 'number';
   return {
     join: {
       requested: options.sockets,
@@ -403,6 +444,7 @@ function mergeReports(reports, timeline, options) {
       failures,
     },
     ticks: {
+      grouped_by: tickGrouping,
       measured: ticksMeasured,
       missing_receipts: missing,
       spread_ms: summarize(spreads, 1000),
@@ -487,6 +529,7 @@ async function main() {
       tick_ms: options.tickMs,
       window_s: round(windowSeconds),
       settle_s: options.settle,
+      poll_ms: options.pollMs,
     },
     ...merged,
     settled_after_s: round((settledUs - Math.min(...reports.map((report) => report.started_us))) / 1e6),

@@ -24,6 +24,10 @@
 #   --output-dir=DIR        where the results go (default build/bench-results/TIME-PROFILE)
 #   --hold-witnesses=N      witnesses of the hold and storm profiles (default 100000)
 #   --hold-seconds=S        how long the hold profile keeps them (default 600)
+#   --poll-ms=MS            once joined, the load generators read every MS ms, so
+#                           a frame costs the server no wakeup of a reader, as with
+#                           witnesses on other machines (default 1); 0 makes them
+#                           sleep until a frame arrives (BENCHMARKS.md, "Readers")
 #
 # Environment:
 #   COLLECTIVE_BENCH_BUILD_DIR  build folder with server/collective-server and
@@ -52,6 +56,7 @@ sizes=18000,20000,50000
 tick_given=0
 hold_witnesses=100000
 hold_seconds=600
+POLL_MS=1
 for argument in "$@"; do
     case "$argument" in
         --full) profile=full ;;
@@ -77,6 +82,11 @@ for argument in "$@"; do
             [[ "$TICK_MS" =~ ^[0-9]+$ ]] && [ "$TICK_MS" -ge 100 ] && [ "$TICK_MS" -le 600000 ] \
                 || fail "invalid --tick-ms '$TICK_MS': expected an integer from 100 to 600000"
             ;;
+        --poll-ms=*)
+            POLL_MS="${argument#--poll-ms=}"
+            [[ "$POLL_MS" =~ ^[0-9]+$ ]] && [ "$POLL_MS" -le 100 ] \
+                || fail "invalid --poll-ms '$POLL_MS': expected an integer from 0 to 100"
+            ;;
         --output-dir=*) output_dir="${argument#--output-dir=}" ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
@@ -87,7 +97,7 @@ for argument in "$@"; do
 done
 
 # The hold and storm profiles keep the server's own default tick unless
-# --tick-ms is given: they measure holding and joining, not tick delivery.
+# --tick-ms is given: what 100 000 witnesses cost as deployed.
 if [ "$profile" = hold ] || [ "$profile" = storm ]; then
     [ "$tick_given" -eq 1 ] || TICK_MS=5000
 fi
@@ -195,7 +205,7 @@ run_case() {
     local status=0
     node "$ROOT/bench/drive.mjs" --loadgen="$LOADGEN_BIN" --port="$server_port" --server-pid="$server_pid" \
         --label="$kind" --sockets="$sockets" --procs="$procs" --sources="$sources" \
-        --join-timeout="$join_timeout" --settle="$settle" --window="$window" --tick-ms="$TICK_MS" \
+        --join-timeout="$join_timeout" --settle="$settle" --window="$window" --tick-ms="$TICK_MS" --poll-ms="$POLL_MS" \
         --output="$output_dir/$name.json" "$@" || status=$?
     stop_server
     return "$status"
@@ -206,6 +216,7 @@ say "profile $profile, tick $TICK_MS ms; open-file limit $file_limit per process
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "profile: $profile"
     echo "tick: $TICK_MS ms"
+    echo "load generators read: $([ "$POLL_MS" -gt 0 ] && echo "every $POLL_MS ms once joined" || echo "when woken by a frame")"
     echo "nproc: $(nproc)"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
     echo "memory: $(grep MemTotal /proc/meminfo | awk '{print $2 " kB"}')"
@@ -266,9 +277,10 @@ stop_collective_group() {
 # machine's 20 000 open files, so several processes share the port
 # (COLLECTIVE_SHARE_PORT=1, the kernel spreads connections over them) and
 # join their counts through one redis-server. Each process has one socket
-# thread, 14 000 witnesses on average, and its own Chronos, so ticks from
-# different processes are not aligned: the tick figures of this profile mix
-# processes and only the joins, closes and memory are read from it.
+# thread, 14 000 witnesses or fewer, and its own Chronos. Their ticks fall
+# on the same wall-clock boundaries, so one tick reaches all 100 000 in one
+# burst; drive.mjs groups receipts by time, as tick numbers differ between
+# processes.
 #
 # Presence goes out at most once per tick and a handshake may take a minute:
 # with the default 250 ms, every process also broadcast every other
@@ -286,7 +298,7 @@ run_hold() {
     node "$ROOT/bench/drive.mjs" --loadgen="$LOADGEN_BIN" --port="$BASE_PORT" --server-pid="$pids" \
         --label=collective-hold --sockets="$hold_witnesses" --procs="$(((hold_witnesses + 14999) / 15000))" \
         --sources="127.0.0.2-127.0.0.$last_source" --join-timeout=300 --settle=5 --window="$hold_seconds" \
-        --tick-ms="$TICK_MS" --output="$output_dir/collective-hold-$hold_witnesses.json" || status=$?
+        --tick-ms="$TICK_MS" --poll-ms="$POLL_MS" --output="$output_dir/collective-hold-$hold_witnesses.json" || status=$?
 
     # The peak the processes reached together through Redis, then a graceful
     # stop. (The concurrent count is read after the load generators left.)
@@ -312,7 +324,7 @@ run_storm_waves() {
         node "$ROOT/bench/drive.mjs" --loadgen="$LOADGEN_BIN" --port="$BASE_PORT" --server-pid="$pids" \
             --label="$kind-$wave" --sockets="$hold_witnesses" --procs="$(((hold_witnesses + 14999) / 15000))" \
             --sources="127.0.0.2-127.0.0.$last_source" --join-timeout=300 --settle=2 --window=10 \
-            --tick-ms="$TICK_MS" --output="$output_dir/storm-$kind-$wave-$hold_witnesses.json" || status=1
+            --tick-ms="$TICK_MS" --poll-ms="$POLL_MS" --output="$output_dir/storm-$kind-$wave-$hold_witnesses.json" || status=1
     done
     return "$status"
 }

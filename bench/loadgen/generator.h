@@ -77,6 +77,8 @@ private:
     void giveUpPending();
     void settleIfDone(std::int64_t nowUs);
     int waitTimeoutMs(std::int64_t nowUs) const;
+    bool pollingReads() const;
+    static void pause(int milliseconds);
     std::uint32_t nextRandom();
 
     Options m_options;

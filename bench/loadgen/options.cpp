@@ -87,6 +87,8 @@ std::string usageText()
            "  --join-timeout=S     seconds from the start to welcome every socket (default 60)\n"
            "  --heartbeat=S        seconds between heartbeats of one socket (default 30)\n"
            "  --max-run=S          seconds after which the process stops by itself (default 900)\n"
+           "  --poll-ms=MS         once every socket is welcomed, read every MS milliseconds\n"
+           "                       instead of sleeping until a frame arrives (default 0: sleep)\n"
            "  --output=FILE        where the JSON report goes (required)\n"
            "  --name=TEXT          name of this process in the report (default loadgen)\n";
 }
@@ -166,6 +168,12 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string *error)
                 return std::nullopt;
             }
             options.maxRunSeconds = int(number);
+        } else if (name == "poll-ms") {
+            if (!parseInteger(value, 0, 100, &number)) {
+                *error = "invalid --poll-ms '" + value + "': expected 0 to 100 milliseconds";
+                return std::nullopt;
+            }
+            options.pollMs = int(number);
         } else if (name == "output") {
             options.outputPath = value;
         } else if (name == "name") {

@@ -30,6 +30,10 @@ struct Options {
     // Seconds from the start after which the process stops even without a
     // signal, so a lost driver cannot leave load running.
     int maxRunSeconds = 900;
+    // Once every socket is welcomed or given up, read in polls this many
+    // milliseconds apart instead of sleeping until a frame arrives. 0 keeps
+    // sleeping in epoll_wait. See pollingReads() in generator.cpp.
+    int pollMs = 0;
 
     std::string outputPath;
     std::string name = "loadgen";
