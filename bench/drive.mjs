@@ -19,6 +19,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const usage = `Usage: node bench/drive.mjs --loadgen=PATH --port=PORT --server-pid=PID[,PID...] --output=FILE [options]
 
@@ -39,8 +40,12 @@ const usage = `Usage: node bench/drive.mjs --loadgen=PATH --port=PORT --server-p
   --heartbeat=S        seconds between heartbeats of one socket (default 30)
   --poll-ms=MS         once joined, the load generators read every MS milliseconds
                        instead of sleeping until a frame arrives (default 0: sleep)
+  --reference=N        also join N witnesses on the official phoenix client
+                       (bench/reference) and compare what they saw with the load
+                       generators' figures (default 0: none)
   --check              exit 1 unless every socket joined, none closed and every
-                       witness received every tick in the window
+                       witness received every tick in the window, and, with
+                       --reference, the two clients agree
 `;
 
 // Every socket is a descriptor. collective-loadgen raises its soft open-file
@@ -72,6 +77,7 @@ function parseArguments(argv) {
     tickMs: 1000,
     heartbeat: 30,
     pollMs: 0,
+    reference: 0,
     check: false,
   };
   const integers = {
@@ -85,6 +91,7 @@ function parseArguments(argv) {
     'tick-ms': [100, 600000],
     heartbeat: [1, 3600],
     'poll-ms': [0, 100],
+    reference: [0, 1000],
   };
   for (const argument of argv) {
     if (argument === '--help' || argument === '-h') {
@@ -122,6 +129,9 @@ function parseArguments(argv) {
     if (options[required] === undefined) {
       fail(`missing --${required.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/-pids$/, '-pid')}`);
     }
+  }
+  if (options.reference > 0 && options.serverPids.length > 1) {
+    fail('--reference needs one server process, whose tick numbers both clients share');
   }
   return options;
 }
@@ -214,6 +224,11 @@ function monotonicMicros() {
 
 const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
+// How far apart the two clients' median receipts of one tick may be. At the
+// small profile's scale a tick reaches everyone within about 10 ms, so a
+// larger gap means one client stamps its receipts wrongly.
+const referenceToleranceMs = 50;
+
 // --- statistics ----------------------------------------------------------------
 
 function percentile(sorted, fraction) {
@@ -280,9 +295,33 @@ function addCounts(target, counts) {
 
 // --- the run -------------------------------------------------------------------
 
+// Starts one client process that prints a JSON line with event "settled"
+// once its sockets are welcomed or given up, and writes its report on SIGTERM.
+function startGenerator(name, command, args, reportPath) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const generator = { name, child, reportPath, settled: null, exited: null };
+  generator.exitedPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      generator.exited = { code, signal };
+      resolve();
+    });
+    child.on('error', (error) => fail(`cannot start ${command}: ${error.message}`));
+  });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      const event = JSON.parse(line);
+      if (event.event === 'settled') generator.settled = event;
+    } catch {
+      process.stderr.write(`drive.mjs: unexpected output from ${name}: ${line}\n`);
+    }
+  });
+  return generator;
+}
+
 function startLoadGenerators(options, slices, outputDirectory) {
   return slices.map((slice) => {
-    const reportPath = path.join(outputDirectory, `${path.basename(options.output, '.json')}.loadgen-${slice.index}.json`);
+    const name = `loadgen-${slice.index}`;
+    const reportPath = path.join(outputDirectory, `${path.basename(options.output, '.json')}.${name}.json`);
     const args = [
       `--host=${options.host}`,
       `--port=${options.port}`,
@@ -295,27 +334,28 @@ function startLoadGenerators(options, slices, outputDirectory) {
       // The process stops by itself if this driver is lost.
       `--max-run=${options.joinTimeout + options.settle + options.window + 120}`,
       `--output=${reportPath}`,
-      `--name=loadgen-${slice.index}`,
+      `--name=${name}`,
     ];
-    const child = spawn(options.loadgen, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const generator = { slice, child, reportPath, settled: null, exited: null };
-    generator.exitedPromise = new Promise((resolve) => {
-      child.on('exit', (code, signal) => {
-        generator.exited = { code, signal };
-        resolve();
-      });
-      child.on('error', (error) => fail(`cannot start ${options.loadgen}: ${error.message}`));
-    });
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        const event = JSON.parse(line);
-        if (event.event === 'settled') generator.settled = event;
-      } catch {
-        process.stderr.write(`drive.mjs: unexpected output from loadgen-${slice.index}: ${line}\n`);
-      }
-    });
-    return generator;
+    return startGenerator(name, options.loadgen, args, reportPath);
   });
+}
+
+// The reference witnesses on the official phoenix client (bench/reference).
+function startReference(options, outputDirectory) {
+  const reportPath = path.join(outputDirectory, `${path.basename(options.output, '.json')}.reference.json`);
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'reference', 'witnesses.mjs');
+  const args = [
+    script,
+    `--host=${options.host}`,
+    `--port=${options.port}`,
+    `--sockets=${options.reference}`,
+    `--join-timeout=${options.joinTimeout}`,
+    `--heartbeat=${options.heartbeat}`,
+    `--max-run=${options.joinTimeout + options.settle + options.window + 120}`,
+    `--output=${reportPath}`,
+    '--name=reference',
+  ];
+  return startGenerator('reference', process.execPath, args, reportPath);
 }
 
 async function waitUntilSettled(generators, timeoutSeconds) {
@@ -323,7 +363,7 @@ async function waitUntilSettled(generators, timeoutSeconds) {
   while (Date.now() < deadline) {
     if (generators.every((generator) => generator.settled)) return true;
     const exited = generators.find((generator) => generator.exited && !generator.settled);
-    if (exited) fail(`loadgen-${exited.slice.index} exited early (${JSON.stringify(exited.exited)})`);
+    if (exited) fail(`${exited.name} exited early (${JSON.stringify(exited.exited)})`);
     await sleep(0.1);
   }
   return false;
@@ -466,6 +506,56 @@ function checkResult(result) {
   }
   if (result.ticks.measured === 0) problems.push('no tick was received inside the window');
   if (result.ticks.missing_receipts > 0) problems.push(`${result.ticks.missing_receipts} tick receipts missing`);
+  if (result.reference) problems.push(...checkAgainstReference(result));
+  return problems;
+}
+
+// How far apart the two clients saw each tick: for every tick both measured
+// in the window, the median receipt of the phoenix witnesses minus that of
+// the load generators, on the same monotonic clock.
+function compareWithReference(reports, referenceReport, timeline, options) {
+  const median = (values) => percentile([...values].sort((a, b) => a - b), 0.5);
+  const marginUs = Math.max(2000, 2 * options.tickMs) * 1000;
+  const gaps = [];
+  for (const [tick, lists] of groupByNumber(reports)) {
+    // The ticks the load generators measured, chosen as mergeReports does.
+    const generatorReceipts = lists.flat();
+    const first = Math.min(...generatorReceipts);
+    if (first < timeline.windowStartUs || first > timeline.windowEndUs - marginUs) continue;
+    const receipts = referenceReport.tick_receipts_us[tick];
+    if (!receipts || receipts.length === 0) continue;
+    gaps.push(median(receipts) - median(generatorReceipts));
+  }
+  return {
+    ticks_compared: gaps.length,
+    median_gap_ms: summarize(gaps.map(Math.abs), 1000),
+  };
+}
+
+// The load generators' figures hold if the phoenix witnesses, on the same
+// server at the same time, joined and got the same ticks at about the same
+// time, and the server counted every witness of both.
+function checkAgainstReference(result) {
+  const problems = [];
+  const reference = result.reference;
+  if (reference.join.joined !== reference.join.requested) {
+    problems.push(`${reference.join.joined} of ${reference.join.requested} phoenix witnesses joined: ${JSON.stringify(reference.join.failures)}`);
+  }
+  if (Object.keys(reference.closes_after_join).length > 0) {
+    problems.push(`phoenix witnesses closed during the run: ${JSON.stringify(reference.closes_after_join)}`);
+  }
+  if (reference.ticks.missing_receipts > 0) problems.push(`${reference.ticks.missing_receipts} tick receipts missing at the phoenix witnesses`);
+  if (result.crosscheck.ticks_compared !== result.ticks.measured) {
+    problems.push(`the phoenix witnesses got ${result.crosscheck.ticks_compared} of the ${result.ticks.measured} ticks the load generators measured`);
+  }
+  if (result.crosscheck.median_gap_ms.max > referenceToleranceMs) {
+    problems.push(`the two clients' median receipts of one tick were ${result.crosscheck.median_gap_ms.max} ms apart, over ${referenceToleranceMs} ms`);
+  }
+  const counted = reference.last_tick?.concurrent_connections;
+  const expected = result.join.joined + reference.join.joined;
+  if (counted !== expected) {
+    problems.push(`the last tick counted ${counted} witnesses, but the two clients joined ${expected}`);
+  }
   return problems;
 }
 
@@ -477,7 +567,9 @@ async function main() {
   if (!sampleServers(options.serverPids)) fail(`no process ${options.serverPids.join(', ')} to measure`);
   const before = sampleServers(options.serverPids);
 
-  const generators = startLoadGenerators(options, slices, outputDirectory);
+  const loadGenerators = startLoadGenerators(options, slices, outputDirectory);
+  const reference = options.reference > 0 ? startReference(options, outputDirectory) : null;
+  const generators = reference ? [...loadGenerators, reference] : loadGenerators;
   const settled = await waitUntilSettled(generators, options.joinTimeout + 15);
   if (!settled) process.stderr.write('drive.mjs: not every load generator settled in time; measuring what joined\n');
   const settledUs = Math.max(...generators.map((generator) => generator.settled?.at_us ?? 0));
@@ -499,17 +591,19 @@ async function main() {
   // Fetched after the load is gone, because a server at its connection
   // limit does not accept the request.
   const fanout = await fetchFanoutMetrics(options);
-  const reports = [];
-  for (const generator of generators) {
+  const readReport = (generator) => {
     try {
-      reports.push(JSON.parse(readFileSync(generator.reportPath, 'utf8')));
+      const report = JSON.parse(readFileSync(generator.reportPath, 'utf8'));
       rmSync(generator.reportPath);
+      return report;
     } catch (error) {
-      fail(`cannot read the report of loadgen-${generator.slice.index}: ${error.message}`);
+      return fail(`cannot read the report of ${generator.name}: ${error.message}`);
     }
-  }
+  };
+  const reports = loadGenerators.map(readReport);
 
-  const merged = mergeReports(reports, { windowStartUs, windowEndUs }, options);
+  const timeline = { windowStartUs, windowEndUs };
+  const merged = mergeReports(reports, timeline, options);
   const windowSeconds = (windowEndUs - windowStartUs) / 1e6;
   const serverCpuSeconds = endSample && joinedSample ? endSample.cpuSeconds - joinedSample.cpuSeconds : null;
   const serverCpuPercent = serverCpuSeconds === null ? null : (serverCpuSeconds / windowSeconds) * 100;
@@ -559,6 +653,18 @@ async function main() {
     },
   };
 
+  if (reference) {
+    const referenceReport = readReport(reference);
+    const referenceMerged = mergeReports([referenceReport], timeline, { ...options, sockets: options.reference });
+    result.reference = {
+      join: referenceMerged.join,
+      ticks: referenceMerged.ticks,
+      closes_after_join: referenceMerged.closes_after_join,
+      last_tick: referenceReport.last_tick,
+    };
+    result.crosscheck = compareWithReference(reports, referenceReport, timeline, options);
+  }
+
   writeFileSync(options.output, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(
     `${options.label}: ${result.join.joined}/${result.join.requested} joined at ${result.join.joins_per_second} joins/s; ` +
@@ -566,6 +672,13 @@ async function main() {
       `${result.ticks.missing_receipts} receipts missing; ${result.server.bytes_per_witness} B/witness; ` +
       `CPU ${result.server.cpu_percent_per_1000_witnesses}% of a core per 1000 idle witnesses\n`,
   );
+
+  if (result.crosscheck) {
+    process.stdout.write(
+      `${options.label}: phoenix reference: ${result.reference.join.joined}/${result.reference.join.requested} joined; ` +
+        `${result.crosscheck.ticks_compared} ticks compared, median receipts ${result.crosscheck.median_gap_ms.max} ms apart at most\n`,
+    );
+  }
 
   if (options.check) {
     const problems = checkResult(result);
