@@ -634,7 +634,7 @@ cmd_test() {
 
 # Builds a Release server and collective-loadgen in build/bench, apart from
 # the development build so that build keeps its own build type, then runs
-# bench/run.sh: the small profile, or the large one with --full.
+# bench/run.sh: the small profile, or every target's figures with --full.
 cmd_bench() {
     local argument
     for argument in "$@"; do
@@ -643,7 +643,8 @@ cmd_bench() {
                 bash "$ROOT/bench/run.sh" --help
                 return 0
                 ;;
-            --full | --sizes=* | --tick-ms=* | --output-dir=* | --hold | --storm | --hold-witnesses=* | --hold-seconds=*) ;;
+            --full | --compare | --sizes=* | --tick-ms=* | --output-dir=* | --hold | --storm | --hold-witnesses=* \
+                | --hold-seconds=* | --poll-ms=*) ;;
             *) fail "unknown bench option '$argument'; see ./deploy.sh bench --help" ;;
         esac
     done
@@ -697,9 +698,10 @@ Other:
   test:sanitize        Build and run the Qt Test suites under ASan and UBSan (preset asan)
   test:fuzz            Build the libFuzzer targets and run each for COLLECTIVE_FUZZ_SECONDS (15)
   bench [--full]       Build a Release server in build/bench and benchmark it against a Node.js ws server:
-                       500 witnesses each and a check (about 30 s), or with --full 18 000 to 50 000 (about
-                       7 minutes); --hold and --storm run 100 000 witnesses on several processes (see
-                       bench/run.sh --help); results in build/bench-results/, method in BENCHMARKS.md
+                       500 witnesses each and a check (about 30 s), or with --full every figure of the
+                       targets (about 25 minutes): --compare (18 000 to 50 000 on one process), --storm and
+                       --hold (100 000 on several processes), also one at a time (see bench/run.sh --help);
+                       results in build/bench-results/, method in BENCHMARKS.md
   help                 Show this list
 EOF
 }

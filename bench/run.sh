@@ -7,8 +7,12 @@
 #                           that every socket joined and got every tick, and 100
 #                           more on the official phoenix client that agree with
 #                           them (about 30 s)
-#   bench/run.sh --full     18 000, 20 000 and 50 000 witnesses on each server
-#                           (about 7 minutes)
+#   bench/run.sh --full     every figure BENCHMARKS.md's targets need: --compare,
+#                           then --storm, then --hold, into one folder (about 25
+#                           minutes)
+#   bench/run.sh --compare  18 000, 20 000 and 50 000 witnesses on one process of
+#                           each server (about 5 minutes; what --full ran until
+#                           2026-12-05)
 #   bench/run.sh --hold     100 000 witnesses held for 10 minutes by several
 #                           collective-server processes that share the port and
 #                           a redis-server (about 12 minutes)
@@ -18,11 +22,10 @@
 #                           Node.js processes (about 6 minutes)
 #
 # Options:
-#   --full                  the large profile
-#   --sizes=LIST            witness counts of the large profile, comma-separated
+#   --sizes=LIST            witness counts of --compare, comma-separated
 #                           (default 18000,20000,50000)
 #   --tick-ms=MS            the servers' tick interval (default 1000, and 5000 in the
-#                           hold profile; the server's own default is 5000)
+#                           hold and storm profiles: the server's own default)
 #   --output-dir=DIR        where the results go (default build/bench-results/TIME-PROFILE)
 #   --hold-witnesses=N      witnesses of the hold and storm profiles (default 100000)
 #   --hold-seconds=S        how long the hold profile keeps them (default 600)
@@ -63,6 +66,7 @@ POLL_MS=1
 for argument in "$@"; do
     case "$argument" in
         --full) profile=full ;;
+        --compare) profile=compare ;;
         --hold) profile=hold ;;
         --storm) profile=storm ;;
         --hold-witnesses=*)
@@ -101,9 +105,9 @@ done
 
 # The hold and storm profiles keep the server's own default tick unless
 # --tick-ms is given: what 100 000 witnesses cost as deployed.
-if [ "$profile" = hold ] || [ "$profile" = storm ]; then
-    [ "$tick_given" -eq 1 ] || TICK_MS=5000
-fi
+compare_tick_ms="$TICK_MS"
+hold_tick_ms="$TICK_MS"
+[ "$tick_given" -eq 1 ] || hold_tick_ms=5000
 
 [ -x "$SERVER_BIN" ] || fail "missing $SERVER_BIN; build it first (./deploy.sh bench builds it)"
 [ -x "$LOADGEN_BIN" ] || fail "missing $LOADGEN_BIN; configure with -DCOLLECTIVE_BUILD_BENCH=ON and build"
@@ -218,11 +222,11 @@ run_case() {
     return "$status"
 }
 
-say "profile $profile, tick $TICK_MS ms; open-file limit $file_limit per process; results in $output_dir"
+say "profile $profile; open-file limit $file_limit per process; results in $output_dir"
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "profile: $profile"
-    echo "tick: $TICK_MS ms"
+    echo "tick: $compare_tick_ms ms with one server process, $hold_tick_ms ms with several"
     echo "load generators read: $([ "$POLL_MS" -gt 0 ] && echo "every $POLL_MS ms once joined" || echo "when woken by a frame")"
     echo "nproc: $(nproc)"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
@@ -372,30 +376,53 @@ run_storm() {
     return "$status"
 }
 
-failed=0
-if [ "$profile" = hold ]; then
-    run_hold || failed=1
-elif [ "$profile" = storm ]; then
-    run_storm || failed=1
-elif [ "$profile" = small ]; then
-    # 100 more witnesses on the official phoenix client check the load
-    # generators' figures: same ticks, at about the same time, all counted.
-    run_case collective 500 2 127.0.0.2-127.0.0.5 30 2 10 --check --reference=100 || failed=1
-    run_case ws-peer 500 2 127.0.0.2-127.0.0.5 30 2 10 --check --reference=100 || failed=1
-else
-    # Where one process may hold 20 000 open files, as on the machine these
-    # figures were first taken on, 20 000 and 50 000 show where one server
-    # process stops, and 18 000 fits under that limit. Each load generator
-    # takes at most 15 000 sockets, and each source address 1000.
+# The single-process comparison. Where one process may hold 20 000 open
+# files, as on the machine these figures were first taken on, 20 000 and
+# 50 000 show where one server process stops, and 18 000 fits under that
+# limit. Each load generator takes at most 15 000 sockets, and each source
+# address 1000.
+run_compare() {
+    local size procs last_source status=0
     for size in ${sizes//,/ }; do
         procs=$(((size + 14999) / 15000))
         [ "$procs" -ge 4 ] || procs=4
         last_source=$((1 + (size + 999) / 1000))
         [ "$last_source" -le 255 ] || fail "--sizes: $size witnesses need more than 254 source addresses in 127.0.0.0/24"
-        run_case collective "$size" "$procs" "127.0.0.2-127.0.0.$last_source" 60 5 30 || failed=1
-        run_case ws-peer "$size" "$procs" "127.0.0.2-127.0.0.$last_source" 60 5 30 || failed=1
+        run_case collective "$size" "$procs" "127.0.0.2-127.0.0.$last_source" 60 5 30 || status=1
+        run_case ws-peer "$size" "$procs" "127.0.0.2-127.0.0.$last_source" 60 5 30 || status=1
     done
-fi
+    return "$status"
+}
+
+failed=0
+case "$profile" in
+    small)
+        # 100 more witnesses on the official phoenix client check the load
+        # generators' figures: same ticks, at about the same time, all counted.
+        TICK_MS="$compare_tick_ms"
+        run_case collective 500 2 127.0.0.2-127.0.0.5 30 2 10 --check --reference=100 || failed=1
+        run_case ws-peer 500 2 127.0.0.2-127.0.0.5 30 2 10 --check --reference=100 || failed=1
+        ;;
+    compare)
+        TICK_MS="$compare_tick_ms"
+        run_compare || failed=1
+        ;;
+    storm)
+        TICK_MS="$hold_tick_ms"
+        run_storm || failed=1
+        ;;
+    hold)
+        TICK_MS="$hold_tick_ms"
+        run_hold || failed=1
+        ;;
+    full)
+        TICK_MS="$compare_tick_ms"
+        run_compare || failed=1
+        TICK_MS="$hold_tick_ms"
+        run_storm || failed=1
+        run_hold || failed=1
+        ;;
+esac
 
 node "$ROOT/bench/report.mjs" "$output_dir" >"$output_dir/summary.md"
 cat "$output_dir/summary.md"
