@@ -10,7 +10,7 @@
 // Ticks fall on multiples of the interval on the wall clock, so nodes whose
 // clocks agree tick in the same instant and every witness sees the counter
 // move together, whichever node holds it. Only the moment of a tick comes
-// from the wall clock; the time booked always comes from the monotonic one.
+// from the wall clock, while the time booked comes from the monotonic one.
 #pragma once
 
 #include "chronos/clock.h"
@@ -52,7 +52,8 @@ class Chronos : public QObject
 public:
     Chronos(const MonotonicClock *clock, int tickIntervalMs, QObject *parent = nullptr);
 
-    // Starts the tick timer; the first tick comes at the next boundary.
+    // Starts the tick timer. The first tick comes at the first boundary more
+    // than half an interval away.
     void start();
     void stop();
 
