@@ -20,6 +20,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readOption } from './cli.mjs';
 
 const usage = `Usage: node bench/drive.mjs --loadgen=PATH --port=PORT --server-pid=PID[,PID...] --output=FILE [options]
 
@@ -102,16 +103,8 @@ function parseArguments(argv) {
       options.check = true;
       continue;
     }
-    const match = /^--([a-z-]+)=(.*)$/.exec(argument);
-    if (!match) fail(`invalid argument '${argument}': options have the form --name=value; see --help`);
-    const [, name, value] = match;
-    const key = name.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
-    if (name in integers) {
-      const [minimum, maximum] = integers[name];
-      const number = Number(value);
-      if (!Number.isInteger(number) || number < minimum || number > maximum) {
-        fail(`invalid --${name} '${value}': expected an integer from ${minimum} to ${maximum}`);
-      }
+    const { name, key, value, number } = readOption(argument, integers, fail);
+    if (number !== undefined) {
       options[key] = number;
     } else if (name === 'server-pid') {
       const pids = value.split(',').map(Number);

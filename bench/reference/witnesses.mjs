@@ -9,6 +9,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { Socket } from 'phoenix';
 import WebSocket from 'ws';
+import { readOption } from '../cli.mjs';
 
 const LOBBY = 'collective:lobby';
 
@@ -48,16 +49,8 @@ function parseArguments(argv) {
       process.stdout.write(usage);
       process.exit(0);
     }
-    const match = /^--([a-z-]+)=(.*)$/.exec(argument);
-    if (!match) fail(`invalid argument '${argument}': options have the form --name=value; see --help`);
-    const [, name, value] = match;
-    const key = name.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
-    if (name in integers) {
-      const [minimum, maximum] = integers[name];
-      const number = Number(value);
-      if (!Number.isInteger(number) || number < minimum || number > maximum) {
-        fail(`invalid --${name} '${value}': expected an integer from ${minimum} to ${maximum}`);
-      }
+    const { name, key, value, number } = readOption(argument, integers, fail);
+    if (number !== undefined) {
       options[key] = number;
     } else if (name === 'host') {
       if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(value)) fail(`invalid --host '${value}': expected an address in 127.0.0.0/8`);
