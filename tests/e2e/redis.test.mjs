@@ -1,6 +1,7 @@
 // End-to-end tests of several collective-server nodes that share one real
 // redis-server: the global count after a node is killed, one announcement per
-// milestone across nodes, a Redis outage and a Redis hang, and a node restart.
+// milestone across nodes, ticks in step across nodes, a Redis outage and a
+// Redis hang, and a node restart.
 //
 // Every test starts its own Redis on a free loopback port and its own server
 // nodes with a 500 ms tick, so a node's key in Redis expires 750 ms after its
@@ -293,6 +294,35 @@ test('milestone announced once across nodes', async (t) => {
     }
 
     cluster.assertFramesValid();
+  });
+});
+
+test('nodes tick together', async (t) => {
+  // The second node starts out of phase with the first. Ticks fall on
+  // multiples of the interval on the system clock, which both share, so
+  // each tick still reaches both nodes' witnesses in the same instant.
+  const toleranceMs = 60;
+  const cluster = await Cluster.start(t, { nodes: 1 });
+  await sleep(0.3 * TICK_MS);
+  await cluster.startNode();
+  await cluster.run(t, async () => {
+    const witnesses = await Promise.all(cluster.servers.map((server) => cluster.joinedWitness(server)));
+    const since = Date.now();
+    const ticksOf = (witness) => witness.events.filter((e) => e.event === 'tick' && e.at >= since).map((e) => e.at);
+    await eventually(() => {
+      for (const witness of witnesses) assert.ok(ticksOf(witness).length >= 6, `6 ticks on port ${witness.server.port}`);
+    }, { timeoutMs: 10 * TICK_MS });
+
+    const [first, second] = witnesses.map(ticksOf);
+    for (const at of first.slice(0, 6)) {
+      const nearest = Math.min(...second.map((other) => Math.abs(other - at)));
+      assert.ok(nearest <= toleranceMs,
+        `a tick reached port ${witnesses[0].server.port} at ${at}, and the nearest on port ${witnesses[1].server.port} ${nearest} ms away`);
+    }
+    for (const at of [...first, ...second]) {
+      const phase = at % TICK_MS;
+      assert.ok(Math.min(phase, TICK_MS - phase) <= toleranceMs, `a tick arrived ${phase} ms past a multiple of ${TICK_MS} ms`);
+    }
   });
 });
 
