@@ -307,6 +307,9 @@ test('nodes tick together', async (t) => {
   await cluster.startNode();
   await cluster.run(t, async () => {
     const witnesses = await Promise.all(cluster.servers.map((server) => cluster.joinedWitness(server)));
+    // A node's first tick may come up to one and a half intervals after its
+    // start, so the comparison begins once both nodes have ticked.
+    await Promise.all(witnesses.map((witness) => witness.waitForEvent('tick', () => true, { timeoutMs: 4 * TICK_MS })));
     const since = Date.now();
     const ticksOf = (witness) => witness.events.filter((e) => e.event === 'tick' && e.at >= since).map((e) => e.at);
     await eventually(() => {
