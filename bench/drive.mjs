@@ -661,7 +661,9 @@ async function main() {
   writeFileSync(options.output, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(
     `${options.label}: ${result.join.joined}/${result.join.requested} joined at ${result.join.joins_per_second} joins/s; ` +
-      `${result.ticks.measured} ticks, spread p50 ${result.ticks.spread_ms.p50} ms max ${result.ticks.spread_ms.max} ms, ` +
+      (result.ticks.measured > 0
+        ? `${result.ticks.measured} ticks, spread p50 ${result.ticks.spread_ms.p50} ms max ${result.ticks.spread_ms.max} ms, `
+        : 'no tick measured, ') +
       `${result.ticks.missing_receipts} receipts missing; ${result.server.bytes_per_witness} B/witness; ` +
       `CPU ${result.server.cpu_percent_per_1000_witnesses}% of a core per 1000 idle witnesses\n`,
   );
@@ -679,6 +681,8 @@ async function main() {
       for (const problem of problems) process.stderr.write(`drive.mjs: check failed: ${problem}\n`);
       process.exit(1);
     }
+    const agreed = result.reference ? ', and the phoenix witnesses agree with the load generators' : '';
+    process.stdout.write(`${options.label}: check passed: every socket joined, none closed, every tick arrived${agreed}\n`);
   }
 }
 

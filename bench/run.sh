@@ -32,13 +32,15 @@
 #   --poll-ms=MS            once joined, the load generators read every MS ms, so
 #                           a frame costs the server no wakeup of a reader, as with
 #                           witnesses on other machines (default 1); 0 makes them
-#                           sleep until a frame arrives (BENCHMARKS.md, "Readers")
+#                           sleep until a frame arrives (BENCHMARKS.md, "Readers that
+#                           poll, and ticks on the wall clock")
 #
 # Environment:
 #   COLLECTIVE_BENCH_BUILD_DIR  build folder with server/collective-server and
 #                               bench/collective-loadgen (default build/bench)
 #   COLLECTIVE_BENCH_PORT       port of collective-server; ws-peer takes the next one
-#                               (default 4710)
+#                               and the hold and storm profiles' redis-server the
+#                               one after (default 4710, so 4711 and 4712)
 #
 # Every server listens on 127.0.0.1 and every load comes from 127.0.0.0/8.
 # Each run starts a fresh server with an empty data folder.
@@ -56,6 +58,12 @@ say() { printf '%s\n' "bench: $*"; }
 fail() { printf '%s\n' "bench: $*" >&2; exit 1; }
 
 profile=small
+# One profile per run: two profile flags are an error, not a silent choice.
+set_profile() {
+    [ "$profile" = small ] || [ "$profile" = "$1" ] \
+        || fail "--$profile and --$1 are two profiles; give one (--full runs --compare, --storm and --hold)"
+    profile="$1"
+}
 output_dir=""
 TICK_MS=1000
 sizes=18000,20000,50000
@@ -65,10 +73,10 @@ hold_seconds=600
 POLL_MS=1
 for argument in "$@"; do
     case "$argument" in
-        --full) profile=full ;;
-        --compare) profile=compare ;;
-        --hold) profile=hold ;;
-        --storm) profile=storm ;;
+        --full) set_profile full ;;
+        --compare) set_profile compare ;;
+        --hold) set_profile hold ;;
+        --storm) set_profile storm ;;
         --hold-witnesses=*)
             hold_witnesses="${argument#--hold-witnesses=}"
             [[ "$hold_witnesses" =~ ^[0-9]+$ ]] && [ "$hold_witnesses" -ge 1000 ] && [ "$hold_witnesses" -le 250000 ] \
