@@ -215,13 +215,21 @@ void CollectiveNode::handleReportApplied(const ReportResult &result)
     for (const QString &id : result.state.unlockedMilestones)
         m_claimsInFlight.remove(id);
 
-    for (const QString &id : result.wonClaims)
-        broadcastEvolution(id);
+    // Milestones are published here, so every welcome from now on lists
+    // them, but announced after this report's tick: the tick keeps its beat
+    // on every node instead of waiting for a fan-out to every witness.
+    QList<Announcement> announcements;
+    for (const QString &id : result.wonClaims) {
+        if (const auto announcement = announceEvolution(id))
+            announcements.append(*announcement);
+    }
 
     // A milestone another node won, whose announcement this node missed (its
     // event channel was down), is announced here once the state shows it.
-    for (const QString &id : result.state.unlockedMilestones)
-        broadcastEvolution(id);
+    for (const QString &id : result.state.unlockedMilestones) {
+        if (const auto announcement = announceEvolution(id))
+            announcements.append(*announcement);
+    }
     schedulePresence();
 
     if (pending.tick > 0 && !m_shuttingDown) {
@@ -236,6 +244,8 @@ void CollectiveNode::handleReportApplied(const ReportResult &result)
         broadcast(protocol::events::tick, protocol::encodeTick(tick), view.version);
         m_chronos.recordTickDuration(work.nsecsElapsed() / 1000);
     }
+    for (const Announcement &announcement : std::as_const(announcements))
+        m_connections->broadcast(announcement.frame, announcement.version);
 
     // The new total may have reached a time milestone.
     if (!m_shuttingDown)
@@ -304,10 +314,16 @@ void CollectiveNode::sendPresence()
 
 void CollectiveNode::broadcastEvolution(const QString &id)
 {
+    if (const auto announcement = announceEvolution(id))
+        m_connections->broadcast(announcement->frame, announcement->version);
+}
+
+std::optional<CollectiveNode::Announcement> CollectiveNode::announceEvolution(const QString &id)
+{
     // Each node announces each milestone once, whichever way it learned of it.
     const protocol::Milestone *milestone = m_evolution.catalogue().find(id);
     if (!milestone || !m_connections || m_announced.contains(id))
-        return;
+        return std::nullopt;
     m_announced.insert(id);
 
     protocol::Evolution evolution;
@@ -323,13 +339,17 @@ void CollectiveNode::broadcastEvolution(const QString &id)
     if (!m_global.unlockedMilestones.contains(id))
         m_global.unlockedMilestones.append(id);
     const PublishedView view = publishStatus();
-    broadcast(protocol::events::evolution, protocol::encodeEvolution(evolution), view.version);
+    return Announcement{encodeBroadcast(protocol::events::evolution, protocol::encodeEvolution(evolution)), view.version};
+}
+
+QByteArray CollectiveNode::encodeBroadcast(const char *event, const QJsonObject &payload)
+{
+    return protocol::encodeFrame(protocol::broadcastFrame(QString::fromLatin1(event), payload));
 }
 
 void CollectiveNode::broadcast(const char *event, const QJsonObject &payload, quint64 version)
 {
-    m_connections->broadcast(
-            protocol::encodeFrame(protocol::broadcastFrame(QString::fromLatin1(event), payload)), version);
+    m_connections->broadcast(encodeBroadcast(event, payload), version);
 }
 
 PublishedView CollectiveNode::publishStatus()

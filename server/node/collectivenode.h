@@ -26,6 +26,7 @@
 #include <QTimer>
 
 #include <memory>
+#include <optional>
 
 namespace collective {
 
@@ -61,6 +62,13 @@ private:
         qint64 sentAtUs = 0;
     };
 
+    // An evolution frame whose milestone is already published, not yet sent.
+    struct Announcement
+    {
+        QByteArray frame;
+        quint64 version = 0;
+    };
+
     void handleRemoteWitnesses(qint64 otherNodesWitnesses);
     void handleRemoteMilestone(const QString &id);
 
@@ -74,8 +82,10 @@ private:
     void claimReachedMilestones();
     void schedulePresence();
     void sendPresence();
+    std::optional<Announcement> announceEvolution(const QString &id);
     void broadcastEvolution(const QString &id);
     PublishedView publishStatus();
+    static QByteArray encodeBroadcast(const char *event, const QJsonObject &payload);
     void broadcast(const char *event, const QJsonObject &payload, quint64 version);
     // The global state with this node's count taken from the last
     // count-change notification, or with `localWitnesses`.
