@@ -230,6 +230,13 @@ function percentile(sorted, fraction) {
   return sorted[index];
 }
 
+// Tells whether a tick whose first receipt came at `firstUs` is measured:
+// inside the idle window, and early enough that every receipt can arrive.
+function isMeasured(firstUs, timeline, options) {
+  const marginUs = Math.max(2000, 2 * options.tickMs) * 1000;
+  return firstUs >= timeline.windowStartUs && firstUs <= timeline.windowEndUs - marginUs;
+}
+
 // Groups receipts by tick number, which suits one server process.
 function groupByNumber(reports) {
   const byTick = new Map();
@@ -288,6 +295,12 @@ function addCounts(target, counts) {
 
 // --- the run -------------------------------------------------------------------
 
+// How long a client process runs before it stops by itself, so a lost
+// driver cannot leave load running.
+function maxRunSeconds(options) {
+  return options.joinTimeout + options.settle + options.window + 120;
+}
+
 // Starts one client process that prints a JSON line with event "settled"
 // once its sockets are welcomed or given up, and writes its report on SIGTERM.
 function startGenerator(name, command, args, reportPath) {
@@ -324,8 +337,7 @@ function startLoadGenerators(options, slices, outputDirectory) {
       `--join-timeout=${options.joinTimeout}`,
       `--heartbeat=${options.heartbeat}`,
       `--poll-ms=${options.pollMs}`,
-      // The process stops by itself if this driver is lost.
-      `--max-run=${options.joinTimeout + options.settle + options.window + 120}`,
+      `--max-run=${maxRunSeconds(options)}`,
       `--output=${reportPath}`,
       `--name=${name}`,
     ];
@@ -344,7 +356,7 @@ function startReference(options, outputDirectory) {
     `--sockets=${options.reference}`,
     `--join-timeout=${options.joinTimeout}`,
     `--heartbeat=${options.heartbeat}`,
-    `--max-run=${options.joinTimeout + options.settle + options.window + 120}`,
+    `--max-run=${maxRunSeconds(options)}`,
     `--output=${reportPath}`,
     '--name=reference',
   ];
@@ -441,8 +453,8 @@ function mergeReports(reports, timeline, options) {
 
   // Tick delivery: for each tick first received inside the window, every
   // receipt relative to the first receipt of that tick at any witness.
-  const marginUs = Math.max(2000, 2 * options.tickMs) * 1000;
-  const byTick = options.serverPids.length > 1 ? groupByTime(reports, options.tickMs) : groupByNumber(reports);
+  const tickGrouping = options.serverPids.length > 1 ? 'time' : 'number';
+  const byTick = tickGrouping === 'time' ? groupByTime(reports, options.tickMs) : groupByNumber(reports);
   const delays = [];
   const spreads = [];
   let missing = 0;
@@ -458,7 +470,7 @@ function mergeReports(reports, timeline, options) {
       }
       count += receipts.length;
     }
-    if (first < timeline.windowStartUs || first > timeline.windowEndUs - marginUs) continue;
+    if (!isMeasured(first, timeline, options)) continue;
     ticksMeasured += 1;
     spreads.push(last - first);
     missing += Math.max(0, joined - count);
@@ -466,7 +478,6 @@ function mergeReports(reports, timeline, options) {
   }
 
   const joinLatencies = reports.flatMap((report) => report.join_latency_us);
-  const tickGrouping = options.serverPids.length > 1 ? 'time' : 'number';
   return {
     join: {
       requested: options.sockets,
@@ -508,13 +519,10 @@ function checkResult(result) {
 // the load generators, on the same monotonic clock.
 function compareWithReference(reports, referenceReport, timeline, options) {
   const median = (values) => percentile([...values].sort((a, b) => a - b), 0.5);
-  const marginUs = Math.max(2000, 2 * options.tickMs) * 1000;
   const gaps = [];
   for (const [tick, lists] of groupByNumber(reports)) {
-    // The ticks the load generators measured, chosen as mergeReports does.
     const generatorReceipts = lists.flat();
-    const first = Math.min(...generatorReceipts);
-    if (first < timeline.windowStartUs || first > timeline.windowEndUs - marginUs) continue;
+    if (!isMeasured(Math.min(...generatorReceipts), timeline, options)) continue;
     const receipts = referenceReport.tick_receipts_us[tick];
     if (!receipts || receipts.length === 0) continue;
     gaps.push(median(receipts) - median(generatorReceipts));

@@ -219,17 +219,17 @@ void CollectiveNode::handleReportApplied(const ReportResult &result)
     // them, but announced after this report's tick: the tick keeps its beat
     // on every node instead of waiting for a fan-out to every witness.
     QList<Announcement> announcements;
-    for (const QString &id : result.wonClaims) {
+    const auto announceLater = [this, &announcements](const QString &id) {
         if (const auto announcement = announceEvolution(id))
             announcements.append(*announcement);
-    }
+    };
+    for (const QString &id : result.wonClaims)
+        announceLater(id);
 
     // A milestone another node won, whose announcement this node missed (its
     // event channel was down), is announced here once the state shows it.
-    for (const QString &id : result.state.unlockedMilestones) {
-        if (const auto announcement = announceEvolution(id))
-            announcements.append(*announcement);
-    }
+    for (const QString &id : result.state.unlockedMilestones)
+        announceLater(id);
     schedulePresence();
 
     if (pending.tick > 0 && !m_shuttingDown) {
