@@ -88,7 +88,7 @@ if (pairs.length > 0) {
 // run is shown but not judged, so a miniature run cannot read as met.
 const verdict = (met) => (met ? 'met' : 'missed');
 const withSpaces = (count) => String(count).replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
-const missing = (what, flag) => `not judged: ${what} is not in this folder (bench/run.sh ${flag}, or --full with the default sizes)`;
+const missing = (runName, flag) => `not judged: ${runName} is not in this folder (bench/run.sh ${flag}, or --full with the default sizes)`;
 const tooSmall = (run, bar) => `not judged: this run had ${withSpaces(run)}, the target needs ${bar}`;
 const hold = results.find((result) => result.label === 'collective-hold');
 const stormOf = (kind) => results.find((result) => result.label === `${kind}-storm`);

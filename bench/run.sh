@@ -298,8 +298,8 @@ stop_collective_group() {
 # join their counts through one redis-server. Each process has one socket
 # thread, 14 000 witnesses or fewer, and its own Chronos. Their ticks fall
 # on the same wall-clock boundaries, so one tick reaches all 100 000 in one
-# burst; drive.mjs groups receipts by time, as tick numbers differ between
-# processes.
+# burst. drive.mjs groups receipts by time, because each process numbers its
+# own ticks.
 #
 # Presence goes out at most once per tick and a handshake may take a minute:
 # with the default 250 ms, every process also broadcast every other

@@ -1,4 +1,4 @@
-// Reference witnesses: a few hundred sockets on the official phoenix client,
+// Reference witnesses: up to 1000 sockets on the official phoenix client,
 // run by bench/drive.mjs beside collective-loadgen against the same server.
 // It takes the load generator's options and writes a report of the same
 // shape, so drive.mjs can check the generator's figures (who joined, when

@@ -8,8 +8,8 @@
 // dropped.
 //
 // Ticks fall on multiples of the interval on the wall clock, so nodes whose
-// clocks agree tick in the same instant and every witness sees the counter
-// move together, whichever node holds it. Only the moment of a tick comes
+// clocks agree tick in the same instant and all witnesses watch the counter
+// move together, whichever node holds them. Only the moment of a tick comes
 // from the wall clock, while the time booked comes from the monotonic one.
 #pragma once
 
