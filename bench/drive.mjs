@@ -492,6 +492,8 @@ function mergeReports(reports, timeline, options) {
       measured: ticksMeasured,
       missing_receipts: missing,
       spread_ms: summarize(spreads, 1000),
+      // In the order the ticks came, to find which ones were slow and why.
+      spreads_in_order_ms: spreads.map((spread) => Math.round(spread) / 1000),
       delay_ms: summarize(delays, 1000),
     },
     closes_after_join: closesAfterJoin,
