@@ -163,15 +163,18 @@ void ConnectionLayer::notifyWitnessCountChanged()
             Qt::QueuedConnection);
 }
 
-void ConnectionLayer::broadcast(const QByteArray &frame, quint64 version)
+void ConnectionLayer::broadcast(const QList<Broadcast> &broadcasts)
 {
     // Framed once here; every hub shares these bytes (QByteArray's reference
-    // count is atomic, so the copies into the queued calls copy nothing).
-    const QByteArray wire = websocket::textFrame(frame);
-    m_status->metrics.broadcasts.fetch_add(1, std::memory_order_relaxed);
+    // count is atomic, so the copies into the hubs' queues copy nothing).
+    QList<WitnessHub::WireFrame> wire;
+    for (const Broadcast &broadcast : broadcasts)
+        wire.append({websocket::textFrame(broadcast.frame), broadcast.version});
+    m_status->metrics.broadcasts.fetch_add(broadcasts.size(), std::memory_order_relaxed);
     for (Worker &worker : m_workers) {
         WitnessHub *hub = worker.hub;
-        QMetaObject::invokeMethod(hub, [hub, wire, version] { hub->broadcast(wire, version); }, Qt::QueuedConnection);
+        if (hub->queueBroadcasts(wire))
+            QMetaObject::invokeMethod(hub, [hub] { hub->sendQueued(); }, Qt::QueuedConnection);
     }
 }
 

@@ -4,7 +4,8 @@
 // when the number of witnesses changed.
 //
 // A broadcast is encoded and framed once on the main thread; every hub
-// writes those same bytes to its sockets.
+// writes those same bytes to its sockets. Broadcasts made close together
+// (a tick and the milestone it unlocked) reach each witness in one write.
 #pragma once
 
 #include "connections/witnesshub.h"
@@ -18,6 +19,15 @@
 #include <vector>
 
 namespace collective {
+
+// An encoded Phoenix frame for every witness, and the board version it was
+// built from: a witness whose welcome showed that version or a newer one
+// already knows what it says.
+struct Broadcast
+{
+    QByteArray frame;
+    quint64 version = 0;
+};
 
 class ConnectionLayer : public QObject
 {
@@ -38,9 +48,11 @@ public:
     // The port actually listened on (differs from the requested one for 0).
     quint16 port() const { return m_port; }
 
-    // Sends an encoded frame, built from board version `version`, to every
-    // joined witness on every thread whose welcome showed an older version.
-    void broadcast(const QByteArray &frame, quint64 version);
+    // Sends encoded frames to every joined witness on every thread, each
+    // frame to those whose welcome showed a board version older than the
+    // frame's. Frames given in one call reach each witness in one write, in
+    // their order.
+    void broadcast(const QList<Broadcast> &broadcasts);
 
     // Closes every socket with `code`, spread over windowMs (see
     // WitnessHub::closeAll), waits at most windowMs + graceMs for the close

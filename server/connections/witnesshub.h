@@ -35,10 +35,12 @@
 
 #include <QByteArray>
 #include <QLoggingCategory>
+#include <QMutex>
 #include <QObject>
 #include <QPointer>
 #include <QTimer>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -80,10 +82,23 @@ public:
     // thread; returns false with *error when the socket cannot be used.
     bool start(QString *error);
 
-    // Writes one WebSocket frame (see websocket/frames.h) to every joined
-    // witness of this hub, except those whose welcome showed board version
-    // `version` or newer.
-    void broadcast(const QByteArray &wireFrame, quint64 version);
+    // A WebSocket frame (see websocket/frames.h) for every joined witness of
+    // this hub, except those whose welcome showed board version `version`
+    // or newer.
+    struct WireFrame
+    {
+        QByteArray bytes;
+        quint64 version = 0;
+    };
+
+    // Queues frames for the witnesses; frames queued together reach each
+    // witness in one write. Safe from any thread. Returns true when the hub
+    // must be woken with sendQueued(), false when a wakeup is already due.
+    bool queueBroadcasts(const QList<WireFrame> &frames);
+
+    // Writes the queued frames to the witnesses. A frame queued meanwhile
+    // joins the witnesses' writes from there on and reaches the others next.
+    void sendQueued();
 
     // Stops accepting and closes every socket with `code`, each witness at a
     // random moment within windowMs; for shutdown.
@@ -114,6 +129,17 @@ private:
     void flushBacklog(Connection *connection);
     void closeIfBacklogOverLimit(Connection *connection);
     void watch(Connection *connection, bool writable);
+
+    // Broadcasting: frames queued by other threads, written in passes.
+    struct Broadcast
+    {
+        QByteArray wire;
+        quint64 version = 0;
+        std::size_t from = 0; // the connections of this pass that get it:
+        std::size_t to = 0;   // m_connections[from, to)
+    };
+    std::vector<Broadcast> takeQueued(std::size_t from, std::size_t to);
+    qint64 sendPass(std::vector<Broadcast> &parts);
 
     // The Phoenix protocol on top.
     void handleText(Connection *connection, const QByteArray &text);
@@ -154,6 +180,10 @@ private:
 
     std::vector<Connection *> m_connections; // every connection not yet freed, Gone ones included
     std::vector<Connection *> m_dropped;     // Gone, freed by freeDropped()
+
+    QMutex m_queueMutex;                // guards m_queued
+    std::vector<Broadcast> m_queued;    // queued by other threads, not yet taken by a pass
+    std::atomic<bool> m_queuedAny{false}; // checked by a running pass without the lock
 
     // Plain HTTP connections handed to Qt, cut at the handshake timeout.
     struct HttpConnection

@@ -110,11 +110,11 @@ QByteArray prometheusText(const NodeStatus &status)
     out.metric("collective_broadcast_frames_total", "counter", "Frames written by broadcasts, summed over sockets.",
                load(m.broadcastFrames));
     out.header("collective_broadcast_fanout_seconds", "summary",
-               "Time one socket thread took to hand a broadcast to all its sockets.");
+               "Time one socket thread took to write the broadcasts queued together to all its sockets.");
     out.sample("collective_broadcast_fanout_seconds_sum", load(m.fanoutMicrosTotal) / 1e6);
     out.sample("collective_broadcast_fanout_seconds_count", load(m.fanoutCount));
     out.metric("collective_broadcast_fanout_max_seconds", "gauge",
-               "Longest fan-out of one broadcast by one socket thread since start.", load(m.fanoutMicrosMax) / 1e6);
+               "Longest fan-out by one socket thread since start.", load(m.fanoutMicrosMax) / 1e6);
 
     out.metric("collective_tick_duration_seconds", "gauge", "How long the last Chronos tick's work took.",
                double(published.chronos.lastTickDurationUs) / 1e6);

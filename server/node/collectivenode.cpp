@@ -8,6 +8,7 @@
 #include <QDateTime>
 
 #include <algorithm>
+#include <utility>
 
 #include <sys/resource.h>
 
@@ -164,6 +165,9 @@ void CollectiveNode::handleWitnessCountChanged(qint64 count)
 
 void CollectiveNode::handleTick(const TickReport &tick)
 {
+    // Announcements held for the last tick wait no longer than an interval.
+    if (!m_heldAnnouncements.isEmpty())
+        m_connections->broadcast(std::exchange(m_heldAnnouncements, {}));
     sendReport(tick.addedSeconds, tick.tick);
 }
 
@@ -184,8 +188,12 @@ void CollectiveNode::sendReport(qint64 addedSeconds, qint64 tick)
     NodeReport report;
     report.addedSeconds = addedSeconds;
     report.liveWitnesses = m_localWitnesses;
-    const GlobalState state = currentState();
+    GlobalState state = currentState();
     report.observedPeak = state.peakConnections;
+
+    // Totals only grow, so this report's seconds alone may reach a time
+    // milestone: it is claimed with them and announced with this tick.
+    state.totalConnectionSeconds += addedSeconds;
     for (const QString &id : m_evolution.observe(state, m_clock.nowMs())) {
         if (!m_claimsInFlight.contains(id)) {
             report.milestoneClaims.append(id);
@@ -196,6 +204,12 @@ void CollectiveNode::sendReport(qint64 addedSeconds, qint64 tick)
     report.id = ++m_lastReportId;
     m_pendingReports.insert(report.id, {tick, m_latencyTimer.nsecsElapsed() / 1000});
     m_store->report(report);
+}
+
+bool CollectiveNode::tickReportInFlight() const
+{
+    return std::any_of(m_pendingReports.cbegin(), m_pendingReports.cend(),
+                       [](const PendingReport &pending) { return pending.tick > 0; });
 }
 
 void CollectiveNode::handleReportApplied(const ReportResult &result)
@@ -215,10 +229,11 @@ void CollectiveNode::handleReportApplied(const ReportResult &result)
     for (const QString &id : result.state.unlockedMilestones)
         m_claimsInFlight.remove(id);
 
-    // Milestones are published here, so every welcome from now on lists
-    // them, but announced after this report's tick: the tick keeps its beat
-    // on every node instead of waiting for a fan-out to every witness.
+    // Milestones are published here, so every welcome from now on lists them,
+    // and announced in the tick's write to each witness, after the tick.
     QList<Announcement> announcements;
+    if (pending.tick > 0)
+        announcements = std::exchange(m_heldAnnouncements, {});
     const auto announceLater = [this, &announcements](const QString &id) {
         if (const auto announcement = announceEvolution(id))
             announcements.append(*announcement);
@@ -241,11 +256,11 @@ void CollectiveNode::handleReportApplied(const ReportResult &result)
         tick.peakConnections = view.global.peakConnections;
         tick.totalConnectionSeconds = view.global.totalConnectionSeconds;
         tick.tick = pending.tick;
-        broadcast(protocol::events::tick, protocol::encodeTick(tick), view.version);
+        announcements.prepend(Broadcast{encodeBroadcast(protocol::events::tick, protocol::encodeTick(tick)), view.version});
         m_chronos.recordTickDuration(work.nsecsElapsed() / 1000);
     }
-    for (const Announcement &announcement : std::as_const(announcements))
-        m_connections->broadcast(announcement.frame, announcement.version);
+    if (!announcements.isEmpty())
+        m_connections->broadcast(announcements);
 
     // The new total may have reached a time milestone.
     if (!m_shuttingDown)
@@ -270,7 +285,15 @@ void CollectiveNode::handleRemoteMilestone(const QString &id)
         return;
     if (!m_global.unlockedMilestones.contains(id))
         m_global.unlockedMilestones.append(id);
-    broadcastEvolution(id);
+
+    // Sent before this node's tick, whose report may still be out, the
+    // announcement would delay it by a whole fan-out: it waits for the tick.
+    if (const auto announcement = announceEvolution(id)) {
+        if (tickReportInFlight())
+            m_heldAnnouncements.append(*announcement);
+        else
+            m_connections->broadcast({*announcement});
+    }
     publishStatus();
 }
 
@@ -312,12 +335,6 @@ void CollectiveNode::sendPresence()
     m_presenceTimer.start();
 }
 
-void CollectiveNode::broadcastEvolution(const QString &id)
-{
-    if (const auto announcement = announceEvolution(id))
-        m_connections->broadcast(announcement->frame, announcement->version);
-}
-
 std::optional<CollectiveNode::Announcement> CollectiveNode::announceEvolution(const QString &id)
 {
     // Each node announces each milestone once, whichever way it learned of it.
@@ -349,7 +366,7 @@ QByteArray CollectiveNode::encodeBroadcast(const char *event, const QJsonObject 
 
 void CollectiveNode::broadcast(const char *event, const QJsonObject &payload, quint64 version)
 {
-    m_connections->broadcast(encodeBroadcast(event, payload), version);
+    m_connections->broadcast({Broadcast{encodeBroadcast(event, payload), version}});
 }
 
 PublishedView CollectiveNode::publishStatus()

@@ -6,7 +6,9 @@
 //   Chronos books this node's witness-seconds and emits tickCompleted;
 //   the node reports them (with its live count and any milestone claims) to
 //   the store; when the store answers with the global state, the node
-//   broadcasts `tick`, and `evolution` for each claim it won.
+//   broadcasts `tick`, and `evolution` for each claim it won, both in one
+//   write to each witness. Another node's milestone that arrives while this
+//   node's report is out waits for the tick and joins that write.
 // Between ticks, a change in the witness count updates the local view of the
 // global count, broadcasts `presence` (coalesced), and reports at once when
 // the change reaches a milestone.
@@ -63,11 +65,7 @@ private:
     };
 
     // An evolution frame whose milestone is already published, not yet sent.
-    struct Announcement
-    {
-        QByteArray frame;
-        quint64 version = 0;
-    };
+    using Announcement = Broadcast;
 
     void handleRemoteWitnesses(qint64 otherNodesWitnesses);
     void handleRemoteMilestone(const QString &id);
@@ -79,11 +77,11 @@ private:
     void handleStoreReadinessChanged(bool ready, const QString &reason);
 
     void sendReport(qint64 addedSeconds, qint64 tick);
+    bool tickReportInFlight() const;
     void claimReachedMilestones();
     void schedulePresence();
     void sendPresence();
     std::optional<Announcement> announceEvolution(const QString &id);
-    void broadcastEvolution(const QString &id);
     PublishedView publishStatus();
     static QByteArray encodeBroadcast(const char *event, const QJsonObject &payload);
     void broadcast(const char *event, const QJsonObject &payload, quint64 version);
@@ -108,6 +106,7 @@ private:
     QHash<quint64, PendingReport> m_pendingReports; // by report id
     quint64 m_lastReportId = 0;
     QSet<QString> m_announced; // milestones this node broadcast (or found unlocked at start)
+    QList<Announcement> m_heldAnnouncements; // other nodes' milestones, waiting for this node's tick
     QElapsedTimer m_latencyTimer;
 
     QTimer m_presenceTimer;

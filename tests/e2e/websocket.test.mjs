@@ -1,25 +1,32 @@
 // RFC 6455 on the wire, with a raw TCP client: the server's responses to
 // good and bad opening handshakes, the frames the ws package never sends
-// (unmasked, reserved bits, fragments with a ping between them), and both
-// close handshakes.
+// (unmasked, reserved bits, fragments with a ping between them), both close
+// handshakes, and frames broadcast together arriving in one write.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { startServer, waitFor } from './lib/server.mjs';
 
 const handshakeGuid = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
-// A TCP connection that keeps every byte it receives.
+// A TCP connection that keeps every byte it receives, and each read apart.
 class RawClient {
   static open(port) {
     const client = new RawClient();
     client.socket = connect(port, '127.0.0.1');
     client.received = Buffer.alloc(0);
+    client.reads = [];
     client.ended = false;
-    client.socket.on('data', (data) => { client.received = Buffer.concat([client.received, data]); });
+    client.socket.on('data', (data) => {
+      client.received = Buffer.concat([client.received, data]);
+      client.reads.push(data);
+    });
     client.socket.on('end', () => { client.ended = true; });
     client.socket.on('close', () => { client.ended = true; });
     client.socket.on('error', () => { client.ended = true; });
@@ -203,4 +210,41 @@ test('client close echoed, then the server closes', async (t) => {
   assert.equal(closeCodeOf(close), 4000);
   await client.closed();
   await waitFor(async () => (await server.state()).body.node.connections === 0, { what: 'no open connection' });
+});
+
+test('tick and milestone in one write', async (t) => {
+  // A Collective one second short of time_1m, whose first join's milestone
+  // (concurrent_1) is already unlocked: the tick that adds the missing
+  // second unlocks time_1m, and its announcement rides on that tick.
+  const dataDir = mkdtempSync(join(tmpdir(), 'collective-e2e-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  writeFileSync(join(dataDir, 'collective-state.json'), JSON.stringify({
+    version: 1, total_connection_seconds: 59, peak_connections: 1, unlocked_milestones: ['concurrent_1'],
+  }));
+  const server = await startServer({ dataDir, env: { COLLECTIVE_TICK_INTERVAL_MS: '500', COLLECTIVE_THREADS: '1' } });
+  t.after(() => server.dispose());
+  const client = await openWebSocket(server);
+  t.after(() => client.destroy());
+  client.send(clientFrame(0x81, '["1","1","collective:lobby","phx_join",{}]'));
+
+  const messageOf = (frame) => JSON.parse(frame.payload.toString('utf8'));
+  const isEvolution = (frame) => frame.opcode === 0x1 && messageOf(frame)[3] === 'evolution';
+  const evolution = messageOf(await client.frame(isEvolution, 'the time_1m announcement'));
+  assert.equal(evolution[4].id, 'time_1m');
+
+  // The read that brought the announcement brought the tick that reached
+  // 60 seconds, in front of it; every earlier tick was short of 60.
+  const afterHead = client.reads.findIndex((read) => read.includes('\r\n\r\n')) + 1;
+  const reads = client.reads.slice(afterHead).map((read) => serverFrames(read).map(messageOf));
+  const withEvolution = reads.find((messages) => messages.some((message) => message[3] === 'evolution'));
+  assert.deepEqual(withEvolution.map((message) => message[3]), ['tick', 'evolution']);
+  assert.ok(withEvolution[0][4].total_connection_seconds >= 60, JSON.stringify(withEvolution[0]));
+  const earlierTicks = reads.slice(0, reads.indexOf(withEvolution)).flat().filter((message) => message[3] === 'tick');
+  for (const tick of earlierTicks) assert.ok(tick[4].total_connection_seconds < 60, JSON.stringify(tick));
+
+  // One socket thread: the two broadcasts took one fan-out between them.
+  const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  const sample = (name) => Number(metrics.match(new RegExp(`^${name} (\\S+)$`, 'm'))[1]);
+  assert.ok(sample('collective_broadcasts_total') - sample('collective_broadcast_fanout_seconds_count') >= 1,
+    `broadcasts ${sample('collective_broadcasts_total')}, fan-outs ${sample('collective_broadcast_fanout_seconds_count')}`);
 });
