@@ -167,7 +167,7 @@ void ConnectionLayer::broadcast(const QList<Broadcast> &broadcasts)
 {
     // Framed once here; every hub shares these bytes (QByteArray's reference
     // count is atomic, so the copies into the hubs' queues copy nothing).
-    QList<WitnessHub::WireFrame> wire;
+    QList<WireFrame> wire;
     for (const Broadcast &broadcast : broadcasts)
         wire.append({websocket::textFrame(broadcast.frame), broadcast.version});
     m_status->metrics.broadcasts.fetch_add(broadcasts.size(), std::memory_order_relaxed);

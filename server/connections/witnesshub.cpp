@@ -11,8 +11,8 @@
 #include <QSocketNotifier>
 #include <QTcpSocket>
 
-#include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -480,101 +480,54 @@ void WitnessHub::watch(Connection *connection, bool writable)
 bool WitnessHub::queueBroadcasts(const QList<WireFrame> &frames)
 {
     QMutexLocker locker(&m_queueMutex);
-    const bool wake = m_queued.empty();
-    for (const WireFrame &frame : frames)
-        m_queued.push_back(Broadcast{frame.bytes, frame.version, 0, 0});
+    const bool wake = m_queued.isEmpty();
+    m_queued.append(frames);
     m_queuedAny.store(true, std::memory_order_release);
     return wake;
 }
 
-std::vector<WitnessHub::Broadcast> WitnessHub::takeQueued(std::size_t from, std::size_t to)
+QList<WireFrame> WitnessHub::takeQueued()
 {
     QMutexLocker locker(&m_queueMutex);
-    std::vector<Broadcast> taken;
-    taken.swap(m_queued);
     m_queuedAny.store(false, std::memory_order_relaxed);
-    for (Broadcast &broadcast : taken) {
-        broadcast.from = from;
-        broadcast.to = to;
-    }
-    return taken;
+    return std::exchange(m_queued, {});
 }
 
 void WitnessHub::sendQueued()
-{
-    QElapsedTimer timer;
-    timer.start();
-
-    // A wakeup whose frames an earlier pass took along finds nothing.
-    std::vector<Broadcast> parts = takeQueued(0, m_connections.size());
-    if (parts.empty())
-        return;
-
-    // Each pass leaves in `parts` the frames that arrived after it passed
-    // some connections. Nothing is freed until the last pass, so indices hold.
-    qint64 frames = 0;
-    while (!parts.empty())
-        frames += sendPass(parts);
-    m_status->metrics.recordFanout(timer.nsecsElapsed() / 1000, frames);
-    freeDropped();
-}
-
-qint64 WitnessHub::sendPass(std::vector<Broadcast> &parts)
 {
     // Connections between looks at the queue: a milestone announced just
     // after its tick joins it for nearly every witness, at no cost.
     constexpr std::size_t queueCheckInterval = 64;
 
-    QByteArray all;  // every part, for the witnesses that get them all
-    QByteArray some; // the parts one witness gets, when it is not all of them
-    const auto joinParts = [&all, &parts] {
-        all.clear();
-        for (const Broadcast &part : parts)
-            all.append(part.wire);
-    };
-    joinParts();
+    QElapsedTimer timer;
+    timer.start();
 
+    // A wakeup whose frames an earlier pass took along finds nothing.
+    FanoutPass pass(takeQueued(), m_connections.size());
+    if (pass.isEmpty())
+        return;
+
+    // Nothing is freed until the last pass, so the indices hold.
     qint64 frames = 0;
-    std::size_t end = 0;
-    for (const Broadcast &part : parts)
-        end = std::max(end, part.to);
-    for (std::size_t index = 0; index < end; ++index) {
-        if (index % queueCheckInterval == 0 && m_queuedAny.load(std::memory_order_acquire)) {
-            std::vector<Broadcast> late = takeQueued(index, m_connections.size());
-            parts.insert(parts.end(), late.begin(), late.end());
-            end = m_connections.size();
-            joinParts();
-        }
+    while (!pass.isEmpty()) {
+        for (std::size_t index = 0; index < pass.end(); ++index) {
+            if (index % queueCheckInterval == 0 && m_queuedAny.load(std::memory_order_acquire))
+                pass.join(takeQueued(), index, m_connections.size());
 
-        Connection *connection = m_connections[index];
-        if (connection->phase != Phase::Open || !connection->joinRef)
-            continue;
-        std::size_t owed = 0;
-        for (const Broadcast &part : parts)
-            owed += part.from <= index && index < part.to && connection->welcomeVersion < part.version;
-        if (owed == 0)
-            continue;
-        frames += qint64(owed);
-        if (owed == parts.size()) {
-            writeBytes(connection, all);
-            continue;
+            Connection *connection = m_connections[index];
+            if (connection->phase != Phase::Open || !connection->joinRef)
+                continue;
+            qsizetype count = 0;
+            const QByteArrayView bytes = pass.bytesFor(index, connection->welcomeVersion, &count);
+            if (count > 0) {
+                writeBytes(connection, bytes);
+                frames += count;
+            }
         }
-        some.clear();
-        for (const Broadcast &part : parts) {
-            if (part.from <= index && index < part.to && connection->welcomeVersion < part.version)
-                some.append(part.wire);
-        }
-        writeBytes(connection, some);
+        pass = pass.next();
     }
-
-    // What the connections before each late part's first index still owe.
-    std::vector<Broadcast> owedLater;
-    for (Broadcast &part : parts) {
-        if (part.from > 0)
-            owedLater.push_back(Broadcast{std::move(part.wire), part.version, 0, part.from});
-    }
-    parts.swap(owedLater);
-    return frames;
+    m_status->metrics.recordFanout(timer.nsecsElapsed() / 1000, frames);
+    freeDropped();
 }
 
 // --- The Phoenix protocol ------------------------------------------------

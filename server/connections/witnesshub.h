@@ -25,6 +25,7 @@
 #pragma once
 
 #include "connections/admission.h"
+#include "connections/fanout.h"
 #include "http/httpendpoint.h"
 #include "http/originpolicy.h"
 #include "protocol/catalogue.h"
@@ -82,22 +83,12 @@ public:
     // thread; returns false with *error when the socket cannot be used.
     bool start(QString *error);
 
-    // A WebSocket frame (see websocket/frames.h) for every joined witness of
-    // this hub, except those whose welcome showed board version `version`
-    // or newer.
-    struct WireFrame
-    {
-        QByteArray bytes;
-        quint64 version = 0;
-    };
-
-    // Queues frames for the witnesses; frames queued together reach each
-    // witness in one write. Safe from any thread. Returns true when the hub
-    // must be woken with sendQueued(), false when a wakeup is already due.
+    // Queues broadcast frames; frames queued together reach each witness in
+    // one write. Safe from any thread. Returns true when the hub must be
+    // woken with sendQueued(), false when a wakeup is already due.
     bool queueBroadcasts(const QList<WireFrame> &frames);
 
-    // Writes the queued frames to the witnesses. A frame queued meanwhile
-    // joins the witnesses' writes from there on and reaches the others next.
+    // Writes the queued frames to the witnesses, in passes (see fanout.h).
     void sendQueued();
 
     // Stops accepting and closes every socket with `code`, each witness at a
@@ -129,17 +120,7 @@ private:
     void flushBacklog(Connection *connection);
     void closeIfBacklogOverLimit(Connection *connection);
     void watch(Connection *connection, bool writable);
-
-    // Broadcasting: frames queued by other threads, written in passes.
-    struct Broadcast
-    {
-        QByteArray wire;
-        quint64 version = 0;
-        std::size_t from = 0; // the connections of this pass that get it:
-        std::size_t to = 0;   // m_connections[from, to)
-    };
-    std::vector<Broadcast> takeQueued(std::size_t from, std::size_t to);
-    qint64 sendPass(std::vector<Broadcast> &parts);
+    QList<WireFrame> takeQueued();
 
     // The Phoenix protocol on top.
     void handleText(Connection *connection, const QByteArray &text);
@@ -181,9 +162,9 @@ private:
     std::vector<Connection *> m_connections; // every connection not yet freed, Gone ones included
     std::vector<Connection *> m_dropped;     // Gone, freed by freeDropped()
 
-    QMutex m_queueMutex;                // guards m_queued
-    std::vector<Broadcast> m_queued;    // queued by other threads, not yet taken by a pass
-    std::atomic<bool> m_queuedAny{false}; // checked by a running pass without the lock
+    QMutex m_queueMutex;                  // guards m_queued
+    QList<WireFrame> m_queued;            // broadcast frames not yet taken by a pass
+    std::atomic<bool> m_queuedAny{false}; // read by a running pass without the lock
 
     // Plain HTTP connections handed to Qt, cut at the handshake timeout.
     struct HttpConnection
