@@ -145,7 +145,14 @@ QByteArray switchingProtocolsResponse(const RequestHead &head)
 QByteArray plainResponse(int status, QByteArrayView body, QByteArrayView extraHeaders)
 {
     QByteArray response = "HTTP/1.1 " + QByteArray::number(status) + ' ' + reasonPhrase(status) + "\r\n";
-    response += "Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ";
+
+    // A 426 names the protocol to upgrade to (RFC 9110 section 15.5.22), and
+    // Upgrade is a connection option (RFC 9110 section 7.8).
+    if (status == 426)
+        response += "Upgrade: websocket\r\nConnection: Upgrade, close\r\n";
+    else
+        response += "Connection: close\r\n";
+    response += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ";
     response += QByteArray::number(body.size()) + "\r\n";
     response.append(extraHeaders.data(), extraHeaders.size());
     response += "\r\n";

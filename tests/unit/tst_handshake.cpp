@@ -43,6 +43,7 @@ private Q_SLOTS:
     void upgradeChecks();
     void switchingProtocolsAnswer();
     void plainAnswer();
+    void upgradeRequiredAnswer();
 };
 
 void TestHandshake::acceptKeyOfTheRfcExample()
@@ -141,6 +142,17 @@ void TestHandshake::plainAnswer()
     QVERIFY(answer.startsWith("HTTP/1.1 404 Not Found\r\n"));
     QVERIFY(answer.contains("\r\nContent-Length: 11\r\n"));
     QVERIFY(answer.endsWith("\r\n\r\nNot found.\n"));
+    QVERIFY(answer.contains("\r\nConnection: close\r\n"));
+    QVERIFY(!answer.contains("Upgrade"));
+}
+
+void TestHandshake::upgradeRequiredAnswer()
+{
+    const QByteArray answer = plainResponse(426, "Version 13 only.\n", "Sec-WebSocket-Version: 13\r\n");
+    QVERIFY(answer.startsWith("HTTP/1.1 426 Upgrade Required\r\n"));
+    QVERIFY(answer.contains("\r\nUpgrade: websocket\r\n"));
+    QVERIFY(answer.contains("\r\nConnection: Upgrade, close\r\n"));
+    QVERIFY(answer.contains("\r\nSec-WebSocket-Version: 13\r\n"));
 }
 
 QTEST_APPLESS_MAIN(TestHandshake)
