@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <utility>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -280,6 +282,12 @@ void WitnessHub::upgrade(Connection *connection, const websocket::RequestHead &h
                       check.status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "");
         return;
     }
+
+    // Every write is a whole frame or several, so nothing gains from waiting
+    // for more bytes: without this, Nagle's algorithm holds a tick while the
+    // witness has not yet acknowledged the last heartbeat reply.
+    const int noDelay = 1;
+    ::setsockopt(connection->descriptor, IPPROTO_TCP, TCP_NODELAY, &noDelay, sizeof noDelay);
 
     writeBytes(connection, websocket::switchingProtocolsResponse(head));
     if (connection->phase == Phase::Gone)
@@ -591,8 +599,6 @@ void WitnessHub::join(Connection *connection, const Frame &frame)
         m_witnessCountChanged();
     }
 
-    send(connection, protocol::replyFrame(frame, true));
-
     protocol::Welcome welcome;
     const GlobalState &global = view.global;
     welcome.snapshot.concurrentConnections = global.concurrentConnections;
@@ -606,7 +612,11 @@ void WitnessHub::join(Connection *connection, const Frame &frame)
     push.joinRef = connection->joinRef;
     push.topic = frame.topic;
     push.event = QString::fromLatin1(protocol::events::welcome);
-    writeBytes(connection, websocket::textFrame(protocol::encodeWelcomeFrame(push, welcome, m_encodedCatalogue)));
+
+    // The reply and the welcome leave in one write.
+    QByteArray bytes = websocket::textFrame(protocol::encodeFrame(protocol::replyFrame(frame, true)));
+    bytes += websocket::textFrame(protocol::encodeWelcomeFrame(push, welcome, m_encodedCatalogue));
+    writeBytes(connection, bytes);
 }
 
 void WitnessHub::leave(Connection *connection, const Frame &frame)
