@@ -515,11 +515,15 @@ void WitnessHub::sendQueued()
     if (pass.isEmpty())
         return;
 
+    // Frames join the first pass only, so the work of one call stays within
+    // two passes and reads are served again even while frames keep coming.
+    // Later frames wait in the queue for the wakeup their arrival posted.
     // Nothing is freed until the last pass, so the indices hold.
     qint64 frames = 0;
+    bool first = true;
     while (!pass.isEmpty()) {
         for (std::size_t index = 0; index < pass.end(); ++index) {
-            if (index % queueCheckInterval == 0 && m_queuedAny.load(std::memory_order_acquire))
+            if (first && index % queueCheckInterval == 0 && m_queuedAny.load(std::memory_order_acquire))
                 pass.join(takeQueued(), index, m_connections.size());
 
             Connection *connection = m_connections[index];
@@ -533,6 +537,7 @@ void WitnessHub::sendQueued()
             }
         }
         pass = pass.next();
+        first = false;
     }
     m_status->metrics.recordFanout(timer.nsecsElapsed() / 1000, frames);
     freeDropped();

@@ -19,8 +19,8 @@ WireFrame frame(char letter, quint64 version)
 
 // Runs passes over connections the way WitnessHub::sendQueued does. The
 // frames in `arrivals` are queued when the passes together have visited as
-// many connections as their key, or after the last pass, which then wakes
-// the hub again. Returns each connection's bytes, one entry per write.
+// many connections as their key. They join a first pass, and otherwise wait
+// for the next call. Returns each connection's bytes, one entry per write.
 QList<QByteArrayList> runPasses(const QList<quint64> &welcomes, const QList<WireFrame> &queued,
                                 const QMap<int, QList<WireFrame>> &arrivals)
 {
@@ -29,24 +29,29 @@ QList<QByteArrayList> runPasses(const QList<quint64> &welcomes, const QList<Wire
     FanoutPass pass(queued, connections);
     int visited = 0;
     for (;;) {
+        bool first = true;
+        QList<WireFrame> waiting;
         while (!pass.isEmpty()) {
             for (std::size_t index = 0; index < pass.end(); ++index) {
-                pass.join(arrivals.value(visited++), index, connections);
+                if (first)
+                    pass.join(arrivals.value(visited++), index, connections);
+                else
+                    waiting.append(arrivals.value(visited++));
                 qsizetype count = 0;
                 const QByteArrayView bytes = pass.bytesFor(index, welcomes[qsizetype(index)], &count);
                 if (count > 0)
                     writes[qsizetype(index)].append(bytes.toByteArray());
             }
             pass = pass.next();
+            first = false;
         }
 
-        QList<WireFrame> later;
         for (auto arrival = arrivals.lowerBound(visited); arrival != arrivals.cend(); ++arrival)
-            later.append(arrival.value());
-        if (later.isEmpty())
+            waiting.append(arrival.value());
+        if (waiting.isEmpty())
             return writes;
         visited = arrivals.lastKey() + 1;
-        pass = FanoutPass(later, connections);
+        pass = FanoutPass(waiting, connections);
     }
 }
 
