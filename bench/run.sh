@@ -56,6 +56,8 @@ BASE_PORT="${COLLECTIVE_BENCH_PORT:-4710}"
 
 say() { printf '%s\n' "bench: $*"; }
 fail() { printf '%s\n' "bench: $*" >&2; exit 1; }
+# "1 collective-server process", "8 collective-server processes"
+server_processes() { if [ "$1" -eq 1 ]; then echo "1 collective-server process"; else echo "$1 collective-server processes"; fi; }
 
 profile=small
 # One profile per run: two profile flags are an error, not a silent choice.
@@ -308,7 +310,7 @@ stop_collective_group() {
 # second). On separate machines each node pays only for its own witnesses.
 run_hold() {
     local processes=$(((hold_witnesses + 13999) / 14000))
-    say "hold: $hold_witnesses witnesses on $processes collective-server processes sharing port $BASE_PORT, held $hold_seconds s"
+    say "hold: $hold_witnesses witnesses on $(server_processes "$processes") sharing port $BASE_PORT, held $hold_seconds s"
     start_collective_group "$processes" hold
 
     local last_source=$((1 + (hold_witnesses + 999) / 1000))
@@ -352,7 +354,7 @@ run_storm() {
     local processes=$(((hold_witnesses + 13999) / 14000))
     local status=0 pids
 
-    say "storm: $hold_witnesses witnesses, twice, on $processes collective-server processes sharing port $BASE_PORT"
+    say "storm: $hold_witnesses witnesses, twice, on $(server_processes "$processes") sharing port $BASE_PORT"
     start_collective_group "$processes" storm
     pids="$(IFS=,; printf '%s' "${hold_pids[*]}")"
     run_storm_waves collective "$pids" || status=1
