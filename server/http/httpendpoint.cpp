@@ -52,7 +52,9 @@ bool HttpEndpoint::handleRequest(const QHttpServerRequest &request, QTcpSocket *
         QHttpServerResponse response =
                 plainText("This is the WebSocket endpoint: connect with a WebSocket client and vsn=2.0.0.\n",
                           StatusCode::UpgradeRequired);
+        // Upgrade is a connection option, so Connection names it too.
         response.setHeader("Upgrade", "websocket");
+        response.setHeader("Connection", "Upgrade");
         respond(request, socket, response);
         return true;
     }

@@ -98,7 +98,8 @@ QByteArray prometheusText(const NodeStatus &status)
                QByteArrayLiteral("reason=\"send_backlog\""));
 
     out.header("collective_rejected_frames_total", "counter",
-               "Malformed frames; each closed its socket. Labelled by reason.");
+               "Malformed frames, and WebSockets opened with a serializer other than vsn=2.0.0 "
+               "(bad_serializer_version); each closed its socket. Labelled by reason.");
     for (int reason = 0; reason < NodeMetrics::RejectReasonCount; ++reason) {
         const QByteArray label = QByteArrayLiteral("reason=\"")
                 + NodeMetrics::rejectReasonName(NodeMetrics::RejectReason(reason)) + '"';

@@ -774,6 +774,8 @@ test('HTTP routes answer', async (t) => {
 
   const plainGet = await fetch(`${base}/socket/websocket`);
   assert.equal(plainGet.status, 426, 'a GET without Upgrade must answer 426 Upgrade Required');
+  assert.equal(plainGet.headers.get('upgrade'), 'websocket');
+  assert.match(plainGet.headers.get('connection') ?? '', /\bupgrade\b/i);
   await plainGet.arrayBuffer();
 
   const unknown = await fetch(`${base}/no-such-route`);
