@@ -7,101 +7,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { clientFrame, messageOf, messagesByRead, openWebSocket, RawClient, upgradeRequest } from './lib/rawsocket.mjs';
 import { startServer, waitFor } from './lib/server.mjs';
 
 const handshakeGuid = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
-// A TCP connection that keeps every byte it receives, and each read apart.
-class RawClient {
-  static open(port) {
-    const client = new RawClient();
-    client.socket = connect(port, '127.0.0.1');
-    client.received = Buffer.alloc(0);
-    client.reads = [];
-    client.ended = false;
-    client.socket.on('data', (data) => {
-      client.received = Buffer.concat([client.received, data]);
-      client.reads.push(data);
-    });
-    client.socket.on('end', () => { client.ended = true; });
-    client.socket.on('close', () => { client.ended = true; });
-    client.socket.on('error', () => { client.ended = true; });
-    return new Promise((resolve, reject) => {
-      client.socket.once('connect', () => resolve(client));
-      client.socket.once('error', reject);
-    });
-  }
-
-  send(bytes) { this.socket.write(bytes); }
-
-  // The bytes after the HTTP response head, once the head has arrived.
-  async responseHead() {
-    await waitFor(() => this.received.includes('\r\n\r\n'), { what: 'an HTTP response head' });
-    const end = this.received.indexOf('\r\n\r\n') + 4;
-    return this.received.subarray(0, end).toString('latin1');
-  }
-
-  framesAfterHead() {
-    const start = this.received.indexOf('\r\n\r\n') + 4;
-    return serverFrames(this.received.subarray(start));
-  }
-
-  async frame(predicate, what) {
-    return waitFor(() => this.framesAfterHead().find(predicate), { what });
-  }
-
-  closed() { return waitFor(() => this.ended, { what: 'the server to close the connection' }); }
-
-  destroy() { this.socket.destroy(); }
-}
-
-function upgradeRequest({ path = '/socket/websocket?vsn=2.0.0', key, version = '13', method = 'GET', extra = '' } = {}) {
-  return `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: ${key ?? randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: ${version}\r\n${extra}\r\n`;
-}
-
-// A client frame as RFC 6455 section 5.2 lays it out.
-function clientFrame(firstByte, payload, { masked = true } = {}) {
-  const data = Buffer.from(payload);
-  const header = [firstByte];
-  const maskBit = masked ? 0x80 : 0;
-  if (data.length < 126) header.push(maskBit | data.length);
-  else header.push(maskBit | 126, data.length >> 8, data.length & 0xff);
-  if (!masked) return Buffer.concat([Buffer.from(header), data]);
-  const mask = randomBytes(4);
-  const body = Buffer.from(data.map((byte, i) => byte ^ mask[i & 3]));
-  return Buffer.concat([Buffer.from(header), mask, body]);
-}
-
-// The unmasked frames a server sends; a partial last frame is left out.
-function serverFrames(bytes) {
-  const frames = [];
-  let offset = 0;
-  while (bytes.length - offset >= 2) {
-    const opcode = bytes[offset] & 0x0f;
-    let length = bytes[offset + 1] & 0x7f;
-    let header = 2;
-    if (length === 126) { length = bytes.readUInt16BE(offset + 2); header = 4; }
-    if (length === 127) { length = Number(bytes.readBigUInt64BE(offset + 2)); header = 10; }
-    if (bytes.length - offset < header + length) break;
-    frames.push({ opcode, payload: bytes.subarray(offset + header, offset + header + length) });
-    offset += header + length;
-  }
-  return frames;
-}
-
 const closeCodeOf = (frame) => frame.payload.readUInt16BE(0);
 
-async function openWebSocket(server) {
-  const client = await RawClient.open(server.port);
-  client.send(upgradeRequest());
-  assert.match(await client.responseHead(), /^HTTP\/1\.1 101 /);
-  return client;
-}
 
 test('handshake answered with the accept key', async (t) => {
   const server = await startServer();
@@ -160,7 +75,7 @@ test('upgrade after a kept-alive request gets 400', async (t) => {
 test('ping gets pong, fragments are joined', async (t) => {
   const server = await startServer();
   t.after(() => server.dispose());
-  const client = await openWebSocket(server);
+  const client = await openWebSocket(server.port);
   t.after(() => client.destroy());
 
   client.send(clientFrame(0x89, 'are you there'));
@@ -190,7 +105,7 @@ test('protocol violations close with 1002', async (t) => {
     { name: 'fragmented ping', frame: clientFrame(0x09, 'x') },
   ];
   for (const { name, frame } of cases) {
-    const client = await openWebSocket(server);
+    const client = await openWebSocket(server.port);
     client.send(frame);
     const close = await client.frame((f) => f.opcode === 0x8, `${name}: a close frame`);
     assert.equal(closeCodeOf(close), 1002, name);
@@ -204,7 +119,7 @@ test('protocol violations close with 1002', async (t) => {
 test('client close echoed, then the server closes', async (t) => {
   const server = await startServer();
   t.after(() => server.dispose());
-  const client = await openWebSocket(server);
+  const client = await openWebSocket(server.port);
   t.after(() => client.destroy());
 
   const payload = Buffer.concat([Buffer.from([0x0f, 0xa0]), Buffer.from('bye')]); // 4000
@@ -226,19 +141,17 @@ test('tick and milestone in one write', async (t) => {
   }));
   const server = await startServer({ dataDir, env: { COLLECTIVE_TICK_INTERVAL_MS: '500', COLLECTIVE_THREADS: '1' } });
   t.after(() => server.dispose());
-  const client = await openWebSocket(server);
+  const client = await openWebSocket(server.port);
   t.after(() => client.destroy());
   client.send(clientFrame(0x81, '["1","1","collective:lobby","phx_join",{}]'));
 
-  const messageOf = (frame) => JSON.parse(frame.payload.toString('utf8'));
   const isEvolution = (frame) => frame.opcode === 0x1 && messageOf(frame)[3] === 'evolution';
   const evolution = messageOf(await client.frame(isEvolution, 'the time_1m announcement'));
   assert.equal(evolution[4].id, 'time_1m');
 
   // The read that brought the announcement brought the tick that reached
   // 60 seconds, in front of it; every earlier tick was short of 60.
-  const afterHead = client.reads.findIndex((read) => read.includes('\r\n\r\n')) + 1;
-  const reads = client.reads.slice(afterHead).map((read) => serverFrames(read).map(messageOf));
+  const reads = messagesByRead(client);
   const withEvolution = reads.find((messages) => messages.some((message) => message[3] === 'evolution'));
   assert.deepEqual(withEvolution.map((message) => message[3]), ['tick', 'evolution']);
   assert.ok(withEvolution[0][4].total_connection_seconds >= 60, JSON.stringify(withEvolution[0]));
