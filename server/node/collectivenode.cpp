@@ -273,6 +273,12 @@ void CollectiveNode::handleRemoteWitnesses(qint64 otherNodesWitnesses)
     if (m_shuttingDown)
         return;
     m_otherNodesWitnesses = otherNodesWitnesses;
+
+    // Another node's presence can arrive on the event channel before this
+    // node's store has opened: there are no sockets and no Evolution state
+    // yet, and the opened state brings the count again.
+    if (!m_connections)
+        return;
     m_peakSeen = qMax(m_peakSeen, m_otherNodesWitnesses + m_localWitnesses);
     schedulePresence();
     claimReachedMilestones();

@@ -1,7 +1,7 @@
 // End-to-end tests of several collective-server nodes that share one real
 // redis-server: the global count after a node is killed, one announcement per
-// milestone across nodes, ticks in step across nodes, a Redis outage and a
-// Redis hang, and a node restart.
+// milestone across nodes, a node that opens amid other nodes' events, ticks in
+// step across nodes, a Redis outage and a Redis hang, and a node restart.
 //
 // Every test starts its own Redis on a free loopback port and its own server
 // nodes with a 500 ms tick, so a node's key in Redis expires 750 ms after its
@@ -15,6 +15,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { test } from 'node:test';
 
 import { RedisProcess } from './lib/redis.mjs';
@@ -54,10 +55,11 @@ class Cluster {
     this.transport = checkedTransport(this.log);
   }
 
-  // Starts a node on this cluster's Redis and resolves once it is ready.
-  async startNode() {
+  // Starts a node on this cluster's Redis, or on `redisUrl` in front of it,
+  // and resolves once it is ready.
+  async startNode({ redisUrl = this.redis.url } = {}) {
     const server = new ServerProcess({
-      env: { REDIS_URL: this.redis.url, COLLECTIVE_TICK_INTERVAL_MS: String(TICK_MS) },
+      env: { REDIS_URL: redisUrl, COLLECTIVE_TICK_INTERVAL_MS: String(TICK_MS) },
     });
     this.servers.push(server);
     await server.start();
@@ -109,6 +111,36 @@ class Cluster {
     for (const server of this.servers) await server.dispose();
     await this.redis.dispose();
   }
+}
+
+// A TCP proxy in front of Redis that delays every byte a client sends by
+// `delayMs`, as a slow link would. What Redis sends,
+// replies and pub/sub messages alike, passes at once.
+async function startDelayingProxy(redisPort, delayMs) {
+  const sockets = new Set();
+  const server = createServer((client) => {
+    const upstream = connect(redisPort, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(upstream);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('data', (data) => setTimeout(() => { if (!upstream.destroyed) upstream.write(data); }, delayMs));
+    upstream.on('data', (data) => client.write(data));
+    for (const socket of [client, upstream]) {
+      socket.on('close', close);
+      socket.on('error', close);
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${server.address().port}`,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
 }
 
 // Returns the node id that a server logged when it connected to Redis.
@@ -293,6 +325,39 @@ test('milestone announced once across nodes', async (t) => {
       assert.equal(logLines.length, 1, `node ${index} logged the concurrent_10 announcement ${logLines.length} times`);
     }
 
+    cluster.assertFramesValid();
+  });
+});
+
+test('node opens amid presence events', async (t) => {
+  // A node on a slow link to Redis (200 ms each way out) takes a few round
+  // trips to open its store, and another node's presence events reach it on
+  // the event channel before that. Such an event used to crash it: the node
+  // had no sockets yet.
+  const cluster = await Cluster.start(t);
+  const slowLink = await startDelayingProxy(cluster.redis.port, 200);
+  t.after(() => slowLink.close());
+  await cluster.run(t, async () => {
+    const [fast] = cluster.servers;
+
+    // Witnesses come and go on the fast node, so it publishes presence
+    // while the slow node opens.
+    let churning = true;
+    const churn = (async () => {
+      while (churning) {
+        const witness = await cluster.joinedWitness(fast);
+        await sleep(100);
+        await witness.leave();
+      }
+    })();
+    const slow = await cluster.startNode({ redisUrl: slowLink.url });
+    churning = false;
+    await churn;
+
+    await cluster.joinedWitness(fast);
+    const observer = await cluster.joinedWitness(slow);
+    await observer.waitForEvent('tick', (p) => p.concurrent_connections === 2, { timeoutMs: 8 * TICK_MS });
+    assert.equal(slow.child.signalCode, null, 'the slow node is still running');
     cluster.assertFramesValid();
   });
 });

@@ -86,7 +86,9 @@ export class ServerProcess {
     this.child.stderr.on('data', (d) => { this.output += d; });
 
     await waitFor(async () => {
-      if (this.child.exitCode !== null) throw new Error(`server exited at start:\n${this.output}`);
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        throw new Error(`server exited at start (${this.child.exitCode ?? this.child.signalCode}):\n${this.output}`);
+      }
       try {
         return (await fetch(this.httpUrl + '/health/live')).status === 200;
       } catch {
