@@ -22,7 +22,7 @@ namespace collective {
 
 // An encoded Phoenix frame for every witness, and the board version it was
 // built from: a witness whose welcome showed that version or a newer one
-// already knows what it says.
+// already has its content and does not get it.
 struct Broadcast
 {
     QByteArray frame;

@@ -284,8 +284,8 @@ void WitnessHub::upgrade(Connection *connection, const websocket::RequestHead &h
     }
 
     // Every write is a whole frame or several, so nothing gains from waiting
-    // for more bytes: without this, Nagle's algorithm holds a tick while the
-    // witness has not yet acknowledged the last heartbeat reply.
+    // for more bytes: without this, Nagle's algorithm delays a tick until the
+    // witness has acknowledged the last heartbeat reply.
     const int noDelay = 1;
     ::setsockopt(connection->descriptor, IPPROTO_TCP, TCP_NODELAY, &noDelay, sizeof noDelay);
 
