@@ -57,7 +57,13 @@ BASE_PORT="${COLLECTIVE_BENCH_PORT:-4710}"
 say() { printf '%s\n' "bench: $*"; }
 fail() { printf '%s\n' "bench: $*" >&2; exit 1; }
 # "1 collective-server process", "8 collective-server processes"
-server_processes() { if [ "$1" -eq 1 ]; then echo "1 collective-server process"; else echo "$1 collective-server processes"; fi; }
+server_processes() {
+    if [ "$1" -eq 1 ]; then
+        echo "1 collective-server process"
+    else
+        echo "$1 collective-server processes"
+    fi
+}
 
 profile=small
 # One profile per run: two profile flags are an error, not a silent choice.

@@ -45,6 +45,12 @@ constexpr int waitsPerWakeup = 16;
 // How long a closing socket waits for its peer's close frame or FIN.
 constexpr qint64 closeDeadlineMs = 1000;
 
+// A Phoenix frame as one WebSocket text frame.
+QByteArray wireBytes(const Frame &frame)
+{
+    return websocket::textFrame(protocol::encodeFrame(frame));
+}
+
 NodeMetrics::RejectReason rejectReasonFor(protocol::DecodeError error)
 {
     switch (error) {
@@ -504,7 +510,7 @@ QList<WireFrame> WitnessHub::takeQueued()
 void WitnessHub::sendQueued()
 {
     // Connections between looks at the queue: a milestone announced just
-    // after its tick joins it for nearly every witness, at no cost.
+    // after its tick still joins it for nearly every witness.
     constexpr std::size_t queueCheckInterval = 64;
 
     QElapsedTimer timer;
@@ -515,10 +521,8 @@ void WitnessHub::sendQueued()
     if (pass.isEmpty())
         return;
 
-    // Frames join the first pass only, so the work of one call stays within
-    // two passes and reads are served again even while frames keep coming.
-    // Later frames wait in the queue for the wakeup their arrival posted.
-    // Nothing is freed until the last pass, so the indices hold.
+    // Frames join the first pass only, so one call makes at most two passes
+    // and reads are served between calls. Nothing is freed until the end.
     qint64 frames = 0;
     bool first = true;
     while (!pass.isEmpty()) {
@@ -619,7 +623,7 @@ void WitnessHub::join(Connection *connection, const Frame &frame)
     push.event = QString::fromLatin1(protocol::events::welcome);
 
     // The reply and the welcome leave in one write.
-    QByteArray bytes = websocket::textFrame(protocol::encodeFrame(protocol::replyFrame(frame, true)));
+    QByteArray bytes = wireBytes(protocol::replyFrame(frame, true));
     bytes += websocket::textFrame(protocol::encodeWelcomeFrame(push, welcome, m_encodedCatalogue));
     writeBytes(connection, bytes);
 }
@@ -646,7 +650,7 @@ void WitnessHub::leave(Connection *connection, const Frame &frame)
 
 void WitnessHub::send(Connection *connection, const Frame &frame)
 {
-    writeBytes(connection, websocket::textFrame(protocol::encodeFrame(frame)));
+    writeBytes(connection, wireBytes(frame));
 }
 
 void WitnessHub::reject(Connection *connection, NodeMetrics::RejectReason reason, CloseCode code,

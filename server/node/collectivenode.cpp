@@ -231,12 +231,12 @@ void CollectiveNode::handleReportApplied(const ReportResult &result)
 
     // Milestones are published here, so every welcome from now on lists them,
     // and announced in the tick's write to each witness, after the tick.
-    QList<Announcement> announcements;
+    QList<Broadcast> outgoing;
     if (pending.tick > 0)
-        announcements = std::exchange(m_heldAnnouncements, {});
-    const auto announceLater = [this, &announcements](const QString &id) {
+        outgoing = std::exchange(m_heldAnnouncements, {});
+    const auto announceLater = [this, &outgoing](const QString &id) {
         if (const auto announcement = announceEvolution(id))
-            announcements.append(*announcement);
+            outgoing.append(*announcement);
     };
     for (const QString &id : result.wonClaims)
         announceLater(id);
@@ -256,11 +256,11 @@ void CollectiveNode::handleReportApplied(const ReportResult &result)
         tick.peakConnections = view.global.peakConnections;
         tick.totalConnectionSeconds = view.global.totalConnectionSeconds;
         tick.tick = pending.tick;
-        announcements.prepend(Broadcast{encodeBroadcast(protocol::events::tick, protocol::encodeTick(tick)), view.version});
+        outgoing.prepend(Broadcast{encodeBroadcast(protocol::events::tick, protocol::encodeTick(tick)), view.version});
         m_chronos.recordTickDuration(work.nsecsElapsed() / 1000);
     }
-    if (!announcements.isEmpty())
-        m_connections->broadcast(announcements);
+    if (!outgoing.isEmpty())
+        m_connections->broadcast(outgoing);
 
     // The new total may have reached a time milestone.
     if (!m_shuttingDown)
@@ -274,9 +274,8 @@ void CollectiveNode::handleRemoteWitnesses(qint64 otherNodesWitnesses)
         return;
     m_otherNodesWitnesses = otherNodesWitnesses;
 
-    // Another node's presence can arrive on the event channel before this
-    // node's store has opened: there are no sockets and no Evolution state
-    // yet, and the opened state brings the count again.
+    // Another node's presence can arrive before this node's store has opened.
+    // There are no sockets yet, and the opened state brings the count again.
     if (!m_connections)
         return;
     m_peakSeen = qMax(m_peakSeen, m_otherNodesWitnesses + m_localWitnesses);

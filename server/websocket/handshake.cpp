@@ -146,8 +146,8 @@ QByteArray plainResponse(int status, QByteArrayView body, QByteArrayView extraHe
 {
     QByteArray response = "HTTP/1.1 " + QByteArray::number(status) + ' ' + reasonPhrase(status) + "\r\n";
 
-    // A 426 names the protocol to upgrade to (RFC 9110 section 15.5.22), and
-    // Upgrade is a connection option (RFC 9110 section 7.8).
+    // A 426 must name the protocol in Upgrade, which Connection then lists as
+    // a connection option (RFC 9110, #status.426 and #field.upgrade).
     if (status == 426)
         response += "Upgrade: websocket\r\nConnection: Upgrade, close\r\n";
     else

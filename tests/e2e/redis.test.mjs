@@ -114,8 +114,7 @@ class Cluster {
 }
 
 // A TCP proxy in front of Redis that delays every byte a client sends by
-// `delayMs`, as a slow link would. What Redis sends,
-// replies and pub/sub messages alike, passes at once.
+// `delayMs`, as a slow link would. Replies and pub/sub messages pass at once.
 async function startDelayingProxy(redisPort, delayMs) {
   const sockets = new Set();
   const server = createServer((client) => {
@@ -330,10 +329,9 @@ test('milestone announced once across nodes', async (t) => {
 });
 
 test('node opens amid presence events', async (t) => {
-  // A node on a slow link to Redis (200 ms each way out) takes a few round
-  // trips to open its store, and another node's presence events reach it on
-  // the event channel before that. Such an event used to crash it: the node
-  // had no sockets yet.
+  // A node whose commands reach Redis 200 ms late takes a few round trips
+  // to open its store, and another node's presence events reach it first.
+  // Such an event used to crash it, because the node had no sockets yet.
   const cluster = await Cluster.start(t);
   const slowLink = await startDelayingProxy(cluster.redis.port, 200);
   t.after(() => slowLink.close());

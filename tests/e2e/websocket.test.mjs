@@ -149,8 +149,8 @@ test('tick and milestone in one write', async (t) => {
   const evolution = messageOf(await client.frame(isEvolution, 'the time_1m announcement'));
   assert.equal(evolution[4].id, 'time_1m');
 
-  // The read that brought the announcement brought the tick that reached
-  // 60 seconds, in front of it; every earlier tick was short of 60.
+  // The read that brought the announcement brought, in front of it, the tick
+  // that reached 60 seconds. Every earlier tick was short of 60.
   const reads = messagesByRead(client);
   const withEvolution = reads.find((messages) => messages.some((message) => message[3] === 'evolution'));
   assert.deepEqual(withEvolution.map((message) => message[3]), ['tick', 'evolution']);

@@ -1,5 +1,5 @@
 // The fan-out pass: frames queued together go out as one buffer, a welcome's
-// version keeps a frame from witnesses who already know it, and frames that
+// version keeps a frame from witnesses who already have it, and frames that
 // arrive mid-pass reach every connection once, in the order they were queued.
 #include "connections/fanout.h"
 
@@ -17,10 +17,9 @@ WireFrame frame(char letter, quint64 version)
     return WireFrame{QByteArray(1, letter), version};
 }
 
-// Runs passes over connections the way WitnessHub::sendQueued does. The
-// frames in `arrivals` are queued when the passes together have visited as
-// many connections as their key. They join a first pass, and otherwise wait
-// for the next call. Returns each connection's bytes, one entry per write.
+// Runs passes the way WitnessHub::sendQueued does and returns each
+// connection's writes. A frame of `arrivals` is queued after as many visits
+// as its key, and joins a first pass or waits for the next call.
 QList<QByteArrayList> runPasses(const QList<quint64> &welcomes, const QList<WireFrame> &queued,
                                 const QMap<int, QList<WireFrame>> &arrivals)
 {
