@@ -699,7 +699,7 @@ Other:
   test:fuzz            Build the libFuzzer targets and run each for COLLECTIVE_FUZZ_SECONDS (15)
   bench [--full]       Build a Release server in build/bench and benchmark it against a Node.js ws server:
                        500 witnesses each and a check (about 30 s), or with --full every figure of the
-                       targets (about 25 minutes): --compare (18 000 to 50 000 on one process), --storm and
+                       targets (about 35 minutes): --compare (18 000 to 50 000 on one process), --storm and
                        --hold (100 000 on several processes), also one at a time (see bench/run.sh --help);
                        results in build/bench-results/, method in BENCHMARKS.md
   help                 Show this list

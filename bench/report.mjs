@@ -61,20 +61,24 @@ if (checked.length > 0) {
   }
 }
 
-// Ratios pair the two servers at each witness count.
+// Ratios pair the two servers at each witness count: the single-process
+// runs, and the hold, where each server ran as several processes. The storm
+// is compared in the targets below, by its join rate.
 const pairs = [];
-for (const sockets of [...new Set(results.map((result) => result.settings.sockets))]) {
-  const collective = results.find((result) => result.settings.sockets === sockets && result.label === 'collective');
-  const peer = results.find((result) => result.settings.sockets === sockets && result.label === 'ws-peer');
-  if (collective && peer) pairs.push({ sockets, collective, peer });
+for (const [suffix, run] of [['', ''], ['-hold', ' held']]) {
+  for (const sockets of [...new Set(results.map((result) => result.settings.sockets))]) {
+    const collective = results.find((result) => result.settings.sockets === sockets && result.label === `collective${suffix}`);
+    const peer = results.find((result) => result.settings.sockets === sockets && result.label === `ws-peer${suffix}`);
+    if (collective && peer) pairs.push({ sockets, run, collective, peer });
+  }
 }
 if (pairs.length > 0) {
   lines.push('', 'collective-server / ws-peer (below 1 means collective-server is lower):', '');
   lines.push('| witnesses | joins/s | tick spread p50 | tick spread max | RSS bytes/witness | CPU per 1000 idle |');
   lines.push('| ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const { sockets, collective, peer } of pairs) {
+  for (const { sockets, run, collective, peer } of pairs) {
     lines.push(
-      `| ${sockets} | ${ratio(collective.join.joins_per_second, peer.join.joins_per_second)} | ` +
+      `| ${sockets}${run} | ${ratio(collective.join.joins_per_second, peer.join.joins_per_second)} | ` +
         `${ratio(collective.ticks.spread_ms.p50, peer.ticks.spread_ms.p50)} | ${ratio(collective.ticks.spread_ms.max, peer.ticks.spread_ms.max)} | ` +
         `${ratio(collective.server.bytes_per_witness, peer.server.bytes_per_witness)} | ` +
         `${ratio(collective.server.cpu_percent_per_1000_witnesses, peer.server.cpu_percent_per_1000_witnesses)} |`,
@@ -92,7 +96,8 @@ const missing = (runName, flag) => `not judged: ${runName} is not in this folder
 const tooSmall = (run, bar) => `not judged: this run had ${withSpaces(run)}, the target needs ${bar}`;
 const hold = results.find((result) => result.label === 'collective-hold');
 const stormOf = (kind) => results.find((result) => result.label === `${kind}-storm`);
-const target = pairs.find((pair) => pair.sockets === 18000);
+const peerHold = results.find((result) => result.label === 'ws-peer-hold');
+const target = pairs.find((pair) => pair.sockets === 18000 && pair.run === '');
 
 if (target || hold || stormOf('collective')) {
   lines.push('', 'Targets:', '');
@@ -104,9 +109,12 @@ if (target || hold || stormOf('collective')) {
     lines.push(`${heldLabel}: ${tooSmall(hold.settings.sockets, '100 000 witnesses for 600 s')} (held ${hold.settings.window_s} s)`);
   } else {
     const closed = countOf(hold.closes_after_join);
+    const peerFigures = peerHold
+      ? `; ws-peer ${withSpaces(peerHold.join.joined)} joined, ${countOf(peerHold.closes_after_join)} closed`
+      : '';
     lines.push(
       `${heldLabel}: ${verdict(hold.join.joined >= 100000 && closed === 0)}; ` +
-        `${withSpaces(hold.join.joined)} joined, ${closed} closed during ${hold.settings.window_s} s`,
+        `${withSpaces(hold.join.joined)} joined, ${closed} closed during ${hold.settings.window_s} s${peerFigures}`,
     );
   }
 
@@ -138,9 +146,14 @@ if (target || hold || stormOf('collective')) {
         `max ${hold.ticks.spread_ms.max} ms)`,
     );
   } else {
+    // ws-peer's hold is no part of the target, only its scale.
+    const peerFigures = peerHold
+      ? `; ws-peer ${peerHold.ticks.spread_ms.p50} / ${peerHold.ticks.spread_ms.max} ms ` +
+        `(${ratio(hold.ticks.spread_ms.p50, peerHold.ticks.spread_ms.p50)} / ${ratio(hold.ticks.spread_ms.max, peerHold.ticks.spread_ms.max)})`
+      : '';
     lines.push(
       `${tickLabel}: ${verdict(hold.ticks.measured > 0 && hold.ticks.spread_ms.max <= 500)}; ` +
-        `spread p50 ${hold.ticks.spread_ms.p50} ms, max ${hold.ticks.spread_ms.max} ms over ${hold.ticks.measured} ticks`,
+        `spread p50 ${hold.ticks.spread_ms.p50} ms, max ${hold.ticks.spread_ms.max} ms over ${hold.ticks.measured} ticks${peerFigures}`,
     );
   }
 

@@ -8,14 +8,15 @@
 #                           more on the official phoenix client that agree with
 #                           them (about 30 s)
 #   bench/run.sh --full     every figure BENCHMARKS.md's targets need: --compare,
-#                           then --storm, then --hold, into one folder (about 25
+#                           then --storm, then --hold, into one folder (about 35
 #                           minutes)
 #   bench/run.sh --compare  18 000, 20 000 and 50 000 witnesses on one process of
 #                           each server (about 5 minutes; what --full ran until
 #                           2026-12-05)
 #   bench/run.sh --hold     100 000 witnesses held for 10 minutes by several
 #                           collective-server processes that share the port and
-#                           a redis-server (about 12 minutes)
+#                           a redis-server, then by ws-peer as a cluster of as
+#                           many Node.js processes (about 24 minutes)
 #   bench/run.sh --storm    100 000 witnesses join, all drop at once and all
 #                           reconnect at once, on several collective-server
 #                           processes and on ws-peer as a cluster of as many
@@ -56,12 +57,12 @@ BASE_PORT="${COLLECTIVE_BENCH_PORT:-4710}"
 
 say() { printf '%s\n' "bench: $*"; }
 fail() { printf '%s\n' "bench: $*" >&2; exit 1; }
-# "1 collective-server process", "8 collective-server processes"
-server_processes() {
+# processes COUNT KIND: "1 collective-server process", "8 ws-peer processes"
+processes() {
     if [ "$1" -eq 1 ]; then
-        echo "1 collective-server process"
+        echo "1 $2 process"
     else
-        echo "$1 collective-server processes"
+        echo "$1 $2 processes"
     fi
 }
 
@@ -151,6 +152,7 @@ server_pid=""
 hold_pids=()
 redis_pid=""
 peer_pid=""
+peer_workers=""
 
 cleanup() {
     local pid
@@ -300,6 +302,35 @@ stop_collective_group() {
     redis_pid=""
 }
 
+# Starts ws-peer as a Node.js cluster of `processes` workers on BASE_PORT
+# (workers.mjs), since one Node.js process cannot hold more than the
+# open-file limit either, and waits until it responds. Sets peer_pid and
+# peer_workers, the workers' process ids separated by commas.
+start_peer_group() {
+    local processes="$1" log="$output_dir/$2.ws-peer.log"
+    require_free_port "$BASE_PORT"
+    env WS_PEER_WORKERS="$processes" PORT="$BASE_PORT" COLLECTIVE_BIND=127.0.0.1 \
+        COLLECTIVE_TICK_INTERVAL_MS="$TICK_MS" COLLECTIVE_PRESENCE_INTERVAL_MS="$TICK_MS" \
+        node "$PEER_DIR/workers.mjs" >"$log" 2>&1 &
+    peer_pid=$!
+    local attempt
+    for attempt in $(seq 1 100); do
+        grep -q '^ws-peer: workers ' "$log" \
+            && curl -fs -m 2 -o /dev/null "http://127.0.0.1:$BASE_PORT/health/ready" && break
+        sleep 0.1
+    done
+    sleep 1
+    peer_workers="$(sed -n 's/^ws-peer: workers //p' "$log" | head -n 1)"
+    [ -n "$peer_workers" ] || fail "ws-peer's workers did not start; see $log"
+}
+
+# Stops the cluster of start_peer_group.
+stop_peer_group() {
+    kill -TERM "$peer_pid" 2>/dev/null || true
+    wait "$peer_pid" 2>/dev/null || true
+    peer_pid=""
+}
+
 # The hold profile: one process takes about 19 000 witnesses under this
 # machine's 20 000 open files, so several processes share the port
 # (COLLECTIVE_SHARE_PORT=1, the kernel spreads connections over them) and
@@ -307,7 +338,9 @@ stop_collective_group() {
 # thread, 14 000 witnesses or fewer, and its own Chronos. Their ticks fall
 # on the same wall-clock boundaries, so one tick reaches all 100 000 in one
 # burst. drive.mjs groups receipts by time, because each process numbers its
-# own ticks.
+# own ticks. ws-peer then takes the same load as a cluster of as many
+# workers, whose ticks fall on the same boundaries (each with its own
+# counts), so the 100 000-witness figures are ratios too.
 #
 # Presence goes out at most once per tick and a handshake may take a minute:
 # with the default 250 ms, every process also broadcast every other
@@ -316,23 +349,33 @@ stop_collective_group() {
 # second). On separate machines each node pays only for its own witnesses.
 run_hold() {
     local processes=$(((hold_witnesses + 13999) / 14000))
-    say "hold: $hold_witnesses witnesses on $(server_processes "$processes") sharing port $BASE_PORT, held $hold_seconds s"
-    start_collective_group "$processes" hold
-
-    local last_source=$((1 + (hold_witnesses + 999) / 1000))
     local status=0 pids
-    pids="$(IFS=,; printf '%s' "${hold_pids[*]}")"
-    node "$ROOT/bench/drive.mjs" --loadgen="$LOADGEN_BIN" --port="$BASE_PORT" --server-pid="$pids" \
-        --label=collective-hold --sockets="$hold_witnesses" --procs="$(((hold_witnesses + 14999) / 15000))" \
-        --sources="127.0.0.2-127.0.0.$last_source" --join-timeout=300 --settle=5 --window="$hold_seconds" \
-        --tick-ms="$TICK_MS" --poll-ms="$POLL_MS" --output="$output_dir/collective-hold-$hold_witnesses.json" || status=$?
 
+    say "hold: $hold_witnesses witnesses on $(processes "$processes" collective-server) sharing port $BASE_PORT, held $hold_seconds s"
+    start_collective_group "$processes" hold
+    pids="$(IFS=,; printf '%s' "${hold_pids[*]}")"
+    hold_load collective "$pids" || status=1
     # The peak the processes reached together through Redis, then a graceful
     # stop. (The concurrent count is read after the load generators left.)
     redis-cli -p "$redis_port" mget global:concurrent_connections global:peak_connections \
         >"$output_dir/hold.redis-state.txt" 2>&1 || true
     stop_collective_group
+
+    say "hold: $hold_witnesses witnesses on $(processes "$processes" ws-peer) sharing port $BASE_PORT, held $hold_seconds s"
+    start_peer_group "$processes" hold
+    hold_load ws-peer "$peer_workers" || status=1
+    stop_peer_group
     return "$status"
+}
+
+# hold_load KIND PIDS: the hold profile's load on the processes PIDS.
+hold_load() {
+    local kind="$1" pids="$2"
+    local last_source=$((1 + (hold_witnesses + 999) / 1000))
+    node "$ROOT/bench/drive.mjs" --loadgen="$LOADGEN_BIN" --port="$BASE_PORT" --server-pid="$pids" \
+        --label="$kind-hold" --sockets="$hold_witnesses" --procs="$(((hold_witnesses + 14999) / 15000))" \
+        --sources="127.0.0.2-127.0.0.$last_source" --join-timeout=300 --settle=5 --window="$hold_seconds" \
+        --tick-ms="$TICK_MS" --poll-ms="$POLL_MS" --output="$output_dir/$kind-hold-$hold_witnesses.json"
 }
 
 # The storm profile: hold_witnesses witnesses join (the first wave), then
@@ -360,31 +403,16 @@ run_storm() {
     local processes=$(((hold_witnesses + 13999) / 14000))
     local status=0 pids
 
-    say "storm: $hold_witnesses witnesses, twice, on $(server_processes "$processes") sharing port $BASE_PORT"
+    say "storm: $hold_witnesses witnesses, twice, on $(processes "$processes" collective-server) sharing port $BASE_PORT"
     start_collective_group "$processes" storm
     pids="$(IFS=,; printf '%s' "${hold_pids[*]}")"
     run_storm_waves collective "$pids" || status=1
     stop_collective_group
 
-    say "storm: $hold_witnesses witnesses, twice, on ws-peer with $processes workers sharing port $BASE_PORT"
-    require_free_port "$BASE_PORT"
-    env WS_PEER_WORKERS="$processes" PORT="$BASE_PORT" COLLECTIVE_BIND=127.0.0.1 \
-        COLLECTIVE_TICK_INTERVAL_MS="$TICK_MS" COLLECTIVE_PRESENCE_INTERVAL_MS="$TICK_MS" \
-        node "$PEER_DIR/workers.mjs" >"$output_dir/storm.ws-peer.log" 2>&1 &
-    peer_pid=$!
-    local attempt
-    for attempt in $(seq 1 100); do
-        grep -q '^ws-peer: workers ' "$output_dir/storm.ws-peer.log" \
-            && curl -fs -m 2 -o /dev/null "http://127.0.0.1:$BASE_PORT/health/ready" && break
-        sleep 0.1
-    done
-    sleep 1
-    pids="$(sed -n 's/^ws-peer: workers //p' "$output_dir/storm.ws-peer.log" | head -n 1)"
-    [ -n "$pids" ] || fail "ws-peer's workers did not start; see $output_dir/storm.ws-peer.log"
-    run_storm_waves ws-peer "$pids" || status=1
-    kill -TERM "$peer_pid" 2>/dev/null || true
-    wait "$peer_pid" 2>/dev/null || true
-    peer_pid=""
+    say "storm: $hold_witnesses witnesses, twice, on $(processes "$processes" ws-peer) sharing port $BASE_PORT"
+    start_peer_group "$processes" storm
+    run_storm_waves ws-peer "$peer_workers" || status=1
+    stop_peer_group
 
     # The waves' windows (10 s) hold no measurable tick at the 5 s tick, and
     # the storm wave's memory starts from what the first wave left.

@@ -159,13 +159,18 @@ function sendPresence() {
   broadcast('presence', { concurrent_connections: witnesses.size, peak_connections: peakConnections });
 }
 
-// Ticks are scheduled against the start time, so a late tick does not push
-// the later ones back.
-const ticksStartedAt = performance.now();
+// Ticks fall on multiples of the interval on the system clock, as
+// collective-server's do, so the workers of one cluster tick in the same
+// instant. A late tick does not push the later ones back, and a timer that
+// fires a little early cannot bring the same tick twice.
+let lastTickDueAt = 0;
 
 function scheduleTick() {
-  const dueAt = ticksStartedAt + (tickNumber + 1) * settings.tickIntervalMs;
-  setTimeout(tick, Math.max(0, dueAt - performance.now()));
+  const now = Date.now();
+  const interval = settings.tickIntervalMs;
+  const dueAt = Math.max((Math.floor(now / interval) + 1) * interval, lastTickDueAt + interval);
+  lastTickDueAt = dueAt;
+  setTimeout(tick, dueAt - now);
 }
 
 function tick() {

@@ -3,7 +3,8 @@
 // has no SO_REUSEPORT, so the workers share one listening socket and each
 // accepts from it (cluster.SCHED_NONE), as several collective-server
 // processes share a port. Each worker keeps its own witnesses, ticks and
-// presence, like collective-server processes without a shared store.
+// presence, like collective-server processes without a shared store; their
+// ticks fall on the same wall-clock instants, as collective-server's do.
 // SIGTERM and SIGINT stop every worker. The primary prints one line with the
 // workers' process ids, so a benchmark can measure them.
 import cluster from 'node:cluster';
