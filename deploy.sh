@@ -574,7 +574,8 @@ cmd_test_sanitize() {
     say "running end-to-end tests against the sanitizer build of the server"
     (cd "$ROOT/tests/e2e" && COLLECTIVE_SERVER_BIN="$ROOT/build/asan/server/collective-server" \
         ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-        node --test --test-concurrency=1 protocol.test.mjs limits.test.mjs drain.test.mjs privacy.test.mjs) \
+        node --test --test-concurrency=1 protocol.test.mjs limits.test.mjs filelimit.test.mjs drain.test.mjs \
+            privacy.test.mjs) \
         || fail "end-to-end tests failed against the sanitizer build"
 }
 

@@ -214,7 +214,7 @@ const Setting settings[] = {
     {"COLLECTIVE_MAX_FRAME_BYTES", "an integer from 256 to 1048576", "4096",
      "largest client frame in bytes", applyMaxFrameBytes},
     {"COLLECTIVE_MAX_CONNECTIONS", "an integer from 0 to 100000000", "0 (open-file limit less a reserve)",
-     "open WebSockets before accepting pauses", applyMaxConnections},
+     "open WebSockets per process; further upgrades get 503", applyMaxConnections},
     {"COLLECTIVE_MAX_CONNECTIONS_PER_ADDRESS", "an integer from 1 to 100000000", "5000",
      "open connections from one source address; more get 429", applyMaxConnectionsPerAddress},
     {"COLLECTIVE_MAX_NEW_CONNECTIONS_PER_MINUTE", "an integer from 1 to 100000000", "3000",

@@ -74,8 +74,8 @@ struct Config
     // heartbeat is under 100 bytes; 4 KiB leaves room and bounds the parser.
     int maxFrameBytes = 4096;
 
-    // COLLECTIVE_MAX_CONNECTIONS: open WebSockets this process accepts before
-    // it pauses accepting. 0 means the open-file limit less a reserve, so the
+    // COLLECTIVE_MAX_CONNECTIONS: open WebSockets this process admits; later
+    // upgrades get 503. 0 means the open-file limit less a reserve, so the
     // process never runs into EMFILE.
     int maxConnections = 0;
 

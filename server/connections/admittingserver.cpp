@@ -12,17 +12,21 @@ namespace collective {
 
 namespace {
 
-void refuse(qintptr descriptor, Admission::Verdict verdict)
+// The client has not sent its request yet, so an answer written now comes
+// before anything it reads; a WebSocket client reports the status.
+void answerAndClose(qintptr descriptor, const QByteArray &answer)
 {
-    // The client has not sent its request yet, so an answer written now
-    // comes before anything it reads; a WebSocket client reports the 429.
-    const QByteArray body = verdict == Admission::Verdict::TooManyOpen
-            ? QByteArrayLiteral("Too many connections from your address.\n")
-            : QByteArrayLiteral("Too many new connections from your address; retry in a minute.\n");
-    const QByteArray answer = websocket::plainResponse(429, body, "Retry-After: 60\r\n");
     [[maybe_unused]] const auto sent = ::send(int(descriptor), answer.constData(), size_t(answer.size()), MSG_NOSIGNAL);
     ::shutdown(int(descriptor), SHUT_WR);
     ::close(int(descriptor));
+}
+
+void refuse(qintptr descriptor, Admission::Verdict verdict)
+{
+    const QByteArray body = verdict == Admission::Verdict::TooManyOpen
+            ? QByteArrayLiteral("Too many connections from your address.\n")
+            : QByteArrayLiteral("Too many new connections from your address; retry in a minute.\n");
+    answerAndClose(descriptor, websocket::plainResponse(429, body, "Retry-After: 60\r\n"));
 }
 
 // A QTcpSocket that writes straight to the kernel while nothing waits in
@@ -69,14 +73,22 @@ QHostAddress peerAddressOf(qintptr descriptor)
 
 } // namespace
 
-AdmittingTcpServer::AdmittingTcpServer(Admission *admission, NodeStatus *status,
+AdmittingTcpServer::AdmittingTcpServer(Admission *admission, NodeStatus *status, qint64 maxHeld,
                                        std::function<void(int, quint64)> accepted, QObject *parent)
-    : QTcpServer(parent), m_admission(admission), m_status(status), m_accepted(std::move(accepted))
+    : QTcpServer(parent), m_admission(admission), m_status(status), m_maxHeld(maxHeld), m_accepted(std::move(accepted))
 {
 }
 
 void AdmittingTcpServer::incomingConnection(qintptr descriptor)
 {
+    if (m_status->heldConnections.load(std::memory_order_relaxed) >= m_maxHeld) {
+        m_status->metrics.refusedHeldLimit.fetch_add(1, std::memory_order_relaxed);
+        answerAndClose(descriptor, websocket::plainResponse(503, "This server holds all the connections it can; "
+                                                                 "retry in a few seconds.\n",
+                                                            "Retry-After: 5\r\n"));
+        return;
+    }
+
     const QHostAddress address = peerAddressOf(descriptor);
     const Admission::Verdict verdict = m_admission->admit(address, m_status->clock()->nowMs());
     if (verdict != Admission::Verdict::Admitted) {
@@ -86,6 +98,8 @@ void AdmittingTcpServer::incomingConnection(qintptr descriptor)
         refuse(descriptor, verdict);
         return;
     }
+    // Counted until the descriptor closes, wherever its admission is released.
+    m_status->heldConnections.fetch_add(1, std::memory_order_relaxed);
     m_accepted(int(descriptor), m_admission->keyOf(address));
 }
 
@@ -94,6 +108,7 @@ QTcpSocket *AdmittingTcpServer::handOver(int descriptor, quint64 admissionKey)
     auto *socket = new DirectWriteSocket(this);
     if (!socket->setSocketDescriptor(descriptor)) {
         m_admission->release(admissionKey);
+        m_status->heldConnections.fetch_sub(1, std::memory_order_relaxed);
         ::close(descriptor);
         delete socket;
         return nullptr;
@@ -102,10 +117,12 @@ QTcpSocket *AdmittingTcpServer::handOver(int descriptor, quint64 admissionKey)
     // Released once, by whichever of its holders comes first.
     auto released = std::make_shared<bool>(false);
     Admission *admission = m_admission;
-    const Release release = [admission, admissionKey, released] {
+    NodeStatus *status = m_status;
+    const Release release = [admission, status, admissionKey, released] {
         if (!*released) {
             *released = true;
             admission->release(admissionKey);
+            status->heldConnections.fetch_sub(1, std::memory_order_relaxed);
         }
     };
     connect(socket, &QTcpSocket::disconnected, socket, release);

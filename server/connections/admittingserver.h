@@ -1,13 +1,17 @@
 // A QTcpServer that applies admission control as connections are accepted:
 // a refused connection gets a short HTTP 429 answer and is closed before Qt
-// makes a socket object for it.
+// makes a socket object for it. A connection accepted while the node has
+// `maxHeld` connections open gets 503 and is closed at once. QTcpServer
+// accepts all that waits in the kernel's queue in one go, even once
+// accepting has been paused, so a burst could otherwise run the process
+// out of descriptors.
 //
 // An admitted connection stays a bare descriptor: the witness hub reads its
 // first request and serves a WebSocket upgrade itself. Any other request is
 // handed back with handOver(), which wraps the descriptor in a QTcpSocket
 // for Qt HttpServer. Either way the connection's place in its address's
-// count is released exactly once: by the hub, or by the socket when it
-// disconnects or is destroyed.
+// count, and in the node's held connections, is released exactly once: by
+// the hub, or by the socket when it disconnects or is destroyed.
 #pragma once
 
 #include "connections/admission.h"
@@ -30,8 +34,8 @@ public:
     using Release = std::function<void()>;
 
     // `accepted` receives every admitted descriptor with its admission key.
-    AdmittingTcpServer(Admission *admission, NodeStatus *status, std::function<void(int, quint64)> accepted,
-                       QObject *parent = nullptr);
+    AdmittingTcpServer(Admission *admission, NodeStatus *status, qint64 maxHeld,
+                       std::function<void(int, quint64)> accepted, QObject *parent = nullptr);
 
     // Wraps an admitted descriptor, whose first request is still unread in
     // the kernel, in a QTcpSocket and queues it for the HTTP server. Returns
@@ -45,6 +49,7 @@ protected:
 private:
     Admission *m_admission;
     NodeStatus *m_status;
+    qint64 m_maxHeld;
     std::function<void(int, quint64)> m_accepted;
 };
 

@@ -137,6 +137,7 @@ WitnessHub::~WitnessHub()
         if (connection->phase != Phase::Gone) {
             ::close(connection->descriptor);
             m_admission->release(connection->admissionKey);
+            m_status->heldConnections.fetch_sub(1, std::memory_order_relaxed);
             if (connection->countedOpen)
                 m_status->openSockets.fetch_sub(1, std::memory_order_relaxed);
         }
@@ -161,7 +162,7 @@ bool WitnessHub::start(QString *error)
     m_epollNotifier = new QSocketNotifier(m_epoll, QSocketNotifier::Read, this);
     connect(m_epollNotifier, &QSocketNotifier::activated, this, &WitnessHub::pollReady);
 
-    m_tcpServer = new AdmittingTcpServer(m_admission, m_status,
+    m_tcpServer = new AdmittingTcpServer(m_admission, m_status, m_settings.maxHeldConnections,
                                          [this](int descriptor, quint64 key) { accept(descriptor, key); }, this);
     if (!m_tcpServer->setSocketDescriptor(m_listeningDescriptor)) {
         *error = QStringLiteral("socket thread %1 cannot use its listening socket: %2")
@@ -221,11 +222,13 @@ void WitnessHub::accept(int descriptor, quint64 admissionKey)
                   strerror(errno));
         ::close(descriptor);
         m_admission->release(admissionKey);
+        m_status->heldConnections.fetch_sub(1, std::memory_order_relaxed);
         delete connection;
         return;
     }
     connection->slot = quint32(m_connections.size());
     m_connections.push_back(connection);
+    updateAccepting();
 }
 
 void WitnessHub::readHandshake(Connection *connection, bool peerClosed)
@@ -289,6 +292,20 @@ void WitnessHub::upgrade(Connection *connection, const websocket::RequestHead &h
         return;
     }
 
+    // The WebSocket limit is taken here, where a connection becomes a
+    // WebSocket, so handshakes in flight cannot carry the node past it. A
+    // full node goes on accepting, so its health checks and metrics still
+    // respond, and the witness's client retries the upgrade later or elsewhere.
+    if (m_status->openSockets.fetch_add(1, std::memory_order_relaxed) >= m_settings.maxConnections) {
+        m_status->openSockets.fetch_sub(1, std::memory_order_relaxed);
+        bump(m_status->metrics.refusedAtCapacity);
+        noteCapacity(true);
+        rejectRequest(connection, 503, "This server is at its connection limit; retry in a few seconds.\n",
+                      "Retry-After: 5\r\n");
+        return;
+    }
+    connection->countedOpen = true;
+
     // Every write is a whole frame or several, so nothing gains from waiting
     // for more bytes: without this, Nagle's algorithm delays a tick until the
     // witness has acknowledged the last heartbeat reply.
@@ -299,9 +316,7 @@ void WitnessHub::upgrade(Connection *connection, const websocket::RequestHead &h
     if (connection->phase == Phase::Gone)
         return;
     connection->phase = Phase::Open;
-    connection->countedOpen = true;
     connection->lastActivityMs = m_status->clock()->nowMs();
-    bump(m_status->openSockets);
     bump(m_status->metrics.connectionsAccepted);
     watch(connection, !connection->backlog.isEmpty());
 
@@ -312,7 +327,6 @@ void WitnessHub::upgrade(Connection *connection, const websocket::RequestHead &h
     } else {
         qCDebug(lcSocket, "Socket thread %d opened a WebSocket.", m_index);
     }
-    updateAccepting();
 }
 
 void WitnessHub::rejectRequest(Connection *connection, int status, QByteArrayView body, QByteArrayView extraHeaders)
@@ -703,6 +717,7 @@ void WitnessHub::drop(Connection *connection)
         m_witnessCountChanged();
     }
     m_admission->release(connection->admissionKey);
+    m_status->heldConnections.fetch_sub(1, std::memory_order_relaxed);
     if (connection->countedOpen)
         m_status->openSockets.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -713,19 +728,16 @@ void WitnessHub::freeDropped()
     // an epoll event or a loop over m_connections never touches freed memory.
     if (m_dropped.empty())
         return;
-    bool freedWebSocket = false;
     for (Connection *connection : m_dropped) {
         const quint32 slot = connection->slot;
         Connection *last = m_connections.back();
         m_connections[slot] = last;
         last->slot = slot;
         m_connections.pop_back();
-        freedWebSocket = freedWebSocket || connection->countedOpen;
         delete connection;
     }
     m_dropped.clear();
-    if (freedWebSocket)
-        updateAccepting();
+    updateAccepting();
 }
 
 void WitnessHub::sweep()
@@ -801,22 +813,42 @@ void WitnessHub::updateAccepting()
     if (m_closing || !m_tcpServer)
         return;
 
-    // Pause at the limit and resume a little below it, so accepting does not
-    // flap at the boundary.
-    const qint64 open = m_status->openSockets.load(std::memory_order_relaxed);
-    const qint64 resumeBelow = m_settings.maxConnections - qMax<qint64>(1, m_settings.maxConnections / 20);
-    if (!m_acceptingPaused && open >= m_settings.maxConnections) {
+    // Accepting pauses only when connections of every kind near the
+    // open-file limit, and resumes a little below, so it does not flap at
+    // the boundary. The WebSocket limit is enforced at each upgrade.
+    const qint64 held = m_status->heldConnections.load(std::memory_order_relaxed);
+    const qint64 resumeBelow = m_settings.maxHeldConnections - qMax<qint64>(1, m_settings.maxHeldConnections / 20);
+    if (!m_acceptingPaused && held >= m_settings.maxHeldConnections) {
         m_acceptingPaused = true;
         m_tcpServer->pauseAccepting();
         bump(m_status->metrics.acceptPauses);
-        qCWarning(lcSocket, "Socket thread %d paused accepting: %lld sockets open, the limit is %lld. "
-                            "Raise COLLECTIVE_MAX_CONNECTIONS and the open-file limit to admit more.",
-                  m_index, open, m_settings.maxConnections);
-    } else if (m_acceptingPaused && open < resumeBelow) {
+        qCWarning(lcSocket, "Socket thread %d paused accepting: %lld connections held, the ceiling is %lld. "
+                            "Raise the open-file limit, or lower COLLECTIVE_HANDSHAKE_TIMEOUT_MS so that "
+                            "connections which never upgrade close sooner.",
+                  m_index, held, m_settings.maxHeldConnections);
+    } else if (m_acceptingPaused && held < resumeBelow) {
         m_acceptingPaused = false;
         m_tcpServer->resumeAccepting();
-        qCInfo(lcSocket, "Socket thread %d accepts connections again: %lld sockets open.", m_index, open);
+        qCInfo(lcSocket, "Socket thread %d accepts connections again: %lld connections held.", m_index, held);
     }
+
+    if (m_atCapacity && m_status->openSockets.load(std::memory_order_relaxed) < m_settings.maxConnections)
+        noteCapacity(false);
+}
+
+void WitnessHub::noteCapacity(bool full)
+{
+    // Logged once each way per thread, not once per rejected upgrade.
+    if (full == m_atCapacity)
+        return;
+    m_atCapacity = full;
+    if (full)
+        qCWarning(lcSocket, "Socket thread %d is at the connection limit of %lld WebSockets; new upgrades get 503 "
+                            "until witnesses leave. Raise COLLECTIVE_MAX_CONNECTIONS and the open-file limit to "
+                            "admit more.",
+                  m_index, m_settings.maxConnections);
+    else
+        qCInfo(lcSocket, "Socket thread %d admits WebSockets again.", m_index);
 }
 
 void WitnessHub::closeAll(CloseCode code, const QString &reason, int windowMs)

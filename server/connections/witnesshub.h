@@ -60,7 +60,8 @@ struct HubSettings
 {
     int idleTimeoutMs = 60000;
     int maxFrameBytes = 4096;
-    qint64 maxConnections = 10000; // open WebSockets per process before accepting pauses
+    qint64 maxConnections = 10000;     // open WebSockets per process; further upgrades get 503
+    qint64 maxHeldConnections = 10500; // accepted connections of any kind before accepting pauses
     int tickIntervalMs = 5000;     // sent in the welcome so clients can pace animations
     int handshakeTimeoutMs = 10000; // accepted to upgraded, at most
     qint64 maxBacklogBytes = 65536; // unsent bytes before a socket is closed
@@ -141,6 +142,7 @@ private:
     void enforceDeadlines();
     void closeHttpPastTimeout(qint64 now);
     void updateAccepting();
+    void noteCapacity(bool full);
 
     const int m_index;
     int m_listeningDescriptor;
@@ -175,6 +177,7 @@ private:
     std::vector<HttpConnection> m_httpConnections;
 
     bool m_acceptingPaused = false;
+    bool m_atCapacity = false; // set by an upgrade that got 503, cleared once one would fit again
     bool m_closing = false;
     quint16 m_shutdownCode = 1001;
     QByteArray m_shutdownReason;

@@ -62,6 +62,9 @@ QByteArray prometheusText(const NodeStatus &status)
     out.metric("collective_witnesses", "gauge", "Joined witnesses on this node.", load(status.localWitnesses));
     out.metric("collective_connections", "gauge", "Open WebSockets on this node, joined or not.",
                load(status.openSockets));
+    out.metric("collective_held_connections", "gauge",
+               "Accepted TCP connections on this node: handshakes in progress, WebSockets and plain HTTP.",
+               load(status.heldConnections));
     out.metric("collective_global_witnesses", "gauge", "Joined witnesses across all nodes.",
                double(global.concurrentConnections));
     out.metric("collective_peak_witnesses", "gauge", "Highest number of witnesses ever joined at once.",
@@ -81,7 +84,7 @@ QByteArray prometheusText(const NodeStatus &status)
     out.metric("collective_error_replies_total", "counter", "Frames answered with an error reply.",
                load(m.errorReplies));
     out.metric("collective_accept_pauses_total", "counter",
-               "Times a socket thread paused accepting at the connection or open-file limit.",
+               "Times a socket thread paused accepting near the open-file limit.",
                load(m.acceptPauses));
 
     out.header("collective_refused_connections_total", "counter",
@@ -96,6 +99,10 @@ QByteArray prometheusText(const NodeStatus &status)
                QByteArrayLiteral("reason=\"handshake_timeout\""));
     out.sample("collective_refused_connections_total", load(m.backlogClosures),
                QByteArrayLiteral("reason=\"send_backlog\""));
+    out.sample("collective_refused_connections_total", load(m.refusedAtCapacity),
+               QByteArrayLiteral("reason=\"at_capacity\""));
+    out.sample("collective_refused_connections_total", load(m.refusedHeldLimit),
+               QByteArrayLiteral("reason=\"held_connections\""));
 
     out.header("collective_rejected_frames_total", "counter",
                "Malformed frames, and WebSockets opened with a serializer other than vsn=2.0.0 "

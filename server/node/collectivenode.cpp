@@ -25,9 +25,18 @@ constexpr qint64 descriptorReserve = 64;
 // How long a shutdown waits for close frames to reach the witnesses.
 constexpr int closeTimeoutMs = 2000;
 
-// Raises the soft open-file limit to the hard one and returns the limit on
-// WebSockets that it leaves room for.
-qint64 connectionLimit(int configured)
+struct ConnectionLimits
+{
+    qint64 webSockets;       // open WebSockets; a full node rejects further upgrades with 503
+    qint64 heldConnections;  // connections of any kind; accepting pauses there
+};
+
+// Raises the soft open-file limit to the hard one and returns the limits it
+// leaves room for. WebSockets stop a reserve below the open-file limit, and
+// accepting pauses half-way into that reserve, so handshakes and health
+// checks still get a descriptor at the WebSocket limit and the store and
+// logs still get one when accepting has paused.
+ConnectionLimits connectionLimits(int configured)
 {
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
@@ -36,14 +45,16 @@ qint64 connectionLimit(int configured)
         ::getrlimit(RLIMIT_NOFILE, &limit);
     }
     const qint64 files = limit.rlim_cur == RLIM_INFINITY ? 1000000 : qint64(limit.rlim_cur);
-    const qint64 fromFiles = qMax<qint64>(1, files - qMax(descriptorReserve, files / 20));
+    const qint64 reserve = qMax(descriptorReserve, files / 20);
+    const qint64 fromFiles = qMax<qint64>(1, files - reserve);
+    const qint64 held = qMax<qint64>(1, files - reserve / 2);
     if (configured <= 0)
-        return fromFiles;
+        return {fromFiles, held};
     if (configured > fromFiles)
         qCWarning(lcNode, "COLLECTIVE_MAX_CONNECTIONS is %d but the open-file limit leaves room for %lld; "
-                          "accepting will pause at %lld. Raise the limit (ulimit -n, LimitNOFILE).",
+                          "upgrades past %lld will get 503. Raise the limit (ulimit -n, LimitNOFILE).",
                   configured, fromFiles, fromFiles);
-    return qMin<qint64>(configured, fromFiles);
+    return {qMin<qint64>(configured, fromFiles), held};
 }
 
 } // namespace
@@ -104,7 +115,9 @@ void CollectiveNode::handleStoreOpened(const GlobalState &state)
     HubSettings hub;
     hub.idleTimeoutMs = m_config.idleTimeoutMs;
     hub.maxFrameBytes = m_config.maxFrameBytes;
-    hub.maxConnections = connectionLimit(m_config.maxConnections);
+    const ConnectionLimits capacity = connectionLimits(m_config.maxConnections);
+    hub.maxConnections = capacity.webSockets;
+    hub.maxHeldConnections = capacity.heldConnections;
     hub.tickIntervalMs = m_config.tickIntervalMs;
     hub.handshakeTimeoutMs = m_config.handshakeTimeoutMs;
     hub.maxBacklogBytes = m_config.maxBacklogBytes;

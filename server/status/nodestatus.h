@@ -42,6 +42,8 @@ struct NodeMetrics
     std::atomic<qint64> originRejections{0};    // 403: browser origin outside PHX_HOST
     std::atomic<qint64> handshakeTimeouts{0};   // not a WebSocket within the handshake timeout
     std::atomic<qint64> backlogClosures{0};     // 1008: unsent backlog over the limit
+    std::atomic<qint64> refusedAtCapacity{0};   // 503: upgrade at the node's WebSocket limit
+    std::atomic<qint64> refusedHeldLimit{0};    // 503: accepted while the node held all it may
     std::atomic<qint64> storeReports{0};
     std::atomic<qint64> storeErrors{0};
     std::atomic<qint64> storeLatencyMicrosTotal{0};
@@ -103,6 +105,9 @@ public:
 
     std::atomic<qint64> localWitnesses{0}; // joined sockets on this node
     std::atomic<qint64> openSockets{0};    // open WebSockets on this node
+    // Accepted connections whose descriptor is still open: handshakes in
+    // progress, WebSockets and plain HTTP requests.
+    std::atomic<qint64> heldConnections{0};
     NodeMetrics metrics;
 
 private:

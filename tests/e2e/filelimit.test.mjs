@@ -1,19 +1,28 @@
-// End-to-end test at the open-file limit: the server pauses accepting below
-// the limit instead of failing accept() in a loop, stays idle while paused,
-// and admits the waiting connection once witnesses leave.
+// End-to-end tests at the open-file limit. A node at its WebSocket limit
+// rejects further upgrades with 503 and still serves its health checks and
+// metrics. Accepting pauses only when connections of every kind near the
+// open-file limit, and what was accepted past that gets 503 at once, so
+// the server never runs out of descriptors; it stays idle while paused and
+// resumes once connections close.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { connect } from 'node:net';
 import WebSocket from 'ws';
 
 import { ServerProcess, sleep, waitFor } from './lib/server.mjs';
 
-// With 200 descriptors the server keeps 64 in reserve and admits 136
-// WebSockets (see connectionLimit() in the node).
+// With 200 descriptors the server keeps 64 in reserve: it admits 136
+// WebSockets and pauses accepting at 168 connections held, half-way into
+// the reserve (see connectionLimits() in the node).
 const FILE_LIMIT = 200;
 const ADMITTED = 136;
+const HELD_CEILING = 168;
 
+// Opens a witness; `opened` resolves with true once it joined, or with the
+// HTTP status and Retry-After of a refused upgrade.
 function openWitness(server) {
   const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket/websocket?vsn=2.0.0`);
   ws.opened = new Promise((resolve) => {
@@ -21,9 +30,31 @@ function openWitness(server) {
       ws.send(JSON.stringify(['1', '1', 'collective:lobby', 'phx_join', {}]));
       resolve(true);
     });
+    ws.on('unexpected-response', (request, response) => {
+      resolve({ status: response.statusCode, retryAfter: response.headers['retry-after'] });
+      request.destroy();
+    });
     ws.on('error', () => resolve(false));
   });
   return ws;
+}
+
+// A GET on a connection of its own, so no kept-alive connection hides
+// whether the server accepts new ones.
+function freshGet(server, path) {
+  return new Promise((resolve, reject) => {
+    const request = get({ host: '127.0.0.1', port: server.port, path, agent: false }, (response) => {
+      let body = '';
+      response.on('data', (chunk) => { body += chunk; });
+      response.on('end', () => resolve({ status: response.statusCode, body }));
+    });
+    request.on('error', reject);
+  });
+}
+
+function metricValue(text, sample) {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${sample} `));
+  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
 }
 
 // CPU seconds (user + system) the process has used.
@@ -32,7 +63,7 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-test('open-file limit pauses accepting without spinning', async (t) => {
+test('full node rejects upgrades with 503', async (t) => {
   const server = new ServerProcess({ openFileLimit: FILE_LIMIT, env: { COLLECTIVE_THREADS: '1' } });
   await server.start();
   const sockets = [];
@@ -41,22 +72,71 @@ test('open-file limit pauses accepting without spinning', async (t) => {
     await server.dispose();
   });
 
-  // The count is read before the last admitted witness: at the limit the
-  // HTTP routes wait in the accept queue too.
   for (let i = 0; i < ADMITTED; i++) {
-    if (i === ADMITTED - 1) {
-      await waitFor(async () => (await server.state()).body.concurrent_connections === ADMITTED - 1,
-        { what: `${ADMITTED - 1} witnesses` });
-    }
     const ws = openWitness(server);
     sockets.push(ws);
-    assert.ok(await ws.opened, `witness ${i + 1} of ${ADMITTED} connects`);
+    assert.equal(await ws.opened, true, `witness ${i + 1} of ${ADMITTED} connects`);
   }
+  await waitFor(async () => (await server.state()).body.concurrent_connections === ADMITTED,
+    { what: `${ADMITTED} witnesses` });
 
-  // One more waits in the kernel's accept queue: no upgrade, no error.
-  const waiting = openWitness(server);
-  sockets.push(waiting);
-  const early = await Promise.race([waiting.opened, sleep(1000).then(() => 'pending')]);
+  // One more is turned away at once, with a hint when to come back.
+  const extra = openWitness(server);
+  sockets.push(extra);
+  const rejection = await Promise.race([extra.opened, sleep(5000).then(() => 'no answer within 5 s')]);
+  assert.deepEqual(rejection, { status: 503, retryAfter: '5' });
+
+  // The full node still serves its health checks and metrics.
+  const live = await freshGet(server, '/health/live');
+  assert.equal(live.status, 200);
+  const ready = await freshGet(server, '/health/ready');
+  assert.equal(ready.status, 200);
+  const metrics = (await freshGet(server, '/metrics')).body;
+  assert.equal(metricValue(metrics, 'collective_refused_connections_total{reason="at_capacity"}'), 1);
+  assert.equal(metricValue(metrics, 'collective_connections'), ADMITTED);
+  assert.equal(metricValue(metrics, 'collective_accept_pauses_total'), 0);
+
+  // A witness leaves, and the next upgrade takes its place.
+  sockets.shift().close();
+  await waitFor(async () => (await server.state()).body.concurrent_connections === ADMITTED - 1,
+    { what: 'the count after one leave' });
+  const late = openWitness(server);
+  sockets.push(late);
+  assert.equal(await late.opened, true);
+  await waitFor(async () => (await server.state()).body.concurrent_connections === ADMITTED,
+    { what: 'the count after the late join' });
+});
+
+test('connections past the ceiling pause accepting', async (t) => {
+  // Connections that never send a request stay held until the handshake
+  // timeout, which is set past the test's length.
+  const server = new ServerProcess({
+    openFileLimit: FILE_LIMIT,
+    env: { COLLECTIVE_THREADS: '1', COLLECTIVE_HANDSHAKE_TIMEOUT_MS: '60000' },
+  });
+  await server.start();
+  const idle = [];
+  t.after(async () => {
+    for (const socket of idle) socket.destroy();
+    await server.dispose();
+  });
+
+  // As many silent connections as the ceiling (with the harness's own
+  // kept-alive one, one more): the kernel completes each TCP handshake, and
+  // the server holds up to the ceiling and pauses. Few connections wait
+  // behind the pause, so the request below is admitted on resuming and does
+  // not get the 503 of a connection accepted while the node is full.
+  for (let i = 0; i < HELD_CEILING; i++) {
+    const socket = connect({ host: '127.0.0.1', port: server.port });
+    socket.on('error', () => {});
+    idle.push(socket);
+  }
+  await Promise.all(idle.map((socket) => new Promise((resolve) => socket.once('connect', resolve))));
+  await waitFor(() => /paused accepting/.test(server.output), { what: 'the pause in the server log' });
+
+  // A request that comes after the pause waits in the accept queue.
+  const pending = freshGet(server, '/health/live');
+  const early = await Promise.race([pending, sleep(1000).then(() => 'pending')]);
   assert.equal(early, 'pending');
 
   // Paused, the server is idle: less than a tenth of a core over 2 s.
@@ -66,13 +146,16 @@ test('open-file limit pauses accepting without spinning', async (t) => {
   const used = cpuSeconds(pid) - before;
   assert.ok(used < 0.2, `the server used ${used.toFixed(2)} CPU seconds in 2 s while paused`);
 
-  // Witnesses leave; accepting resumes below the limit and the waiting
-  // connection is admitted.
-  for (const ws of sockets.splice(0, 20)) ws.close();
-  assert.equal(await Promise.race([waiting.opened, sleep(10000).then(() => 'still pending')]), true);
-  await waitFor(async () => (await server.state()).body.concurrent_connections === ADMITTED - 20 + 1,
-    { what: 'the count after the leaves and the late join' });
+  // The silent connections close; accepting resumes and the request is served.
+  for (const socket of idle.splice(0)) socket.destroy();
+  const answer = await Promise.race([pending, sleep(10000).then(() => 'still pending')]);
+  assert.equal(answer.status, 200);
 
-  const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
-  assert.match(metrics, /^collective_accept_pauses_total [1-9]/m);
+  // One pause at the ceiling, none from accept() failing for want of a
+  // descriptor.
+  const metrics = (await freshGet(server, '/metrics')).body;
+  assert.equal(metricValue(metrics, 'collective_accept_pauses_total'), 1);
+  assert.doesNotMatch(server.output, /failed to accept/);
+  await waitFor(async () => metricValue((await freshGet(server, '/metrics')).body, 'collective_held_connections') <= 2,
+    { what: 'held connections back to the harness and this request' });
 });
