@@ -634,7 +634,10 @@ test('ticks arrive each interval with growing total', async (t) => {
     `total grew by ${growth} s over ${tickCount} ticks, expected ${expected.toFixed(2)} ± ${tolerance} s`,
   );
 
-  // A broadcast is the same frame for every socket.
+  // A broadcast is the same frame for every socket. The second witness may
+  // read the last tick a moment after the first.
+  await waitFor(() => second.events('tick').some((e) => e.payload.tick === end.payload.tick),
+    { timeoutMs: 2000, what: `tick ${end.payload.tick} at the second witness` });
   for (const { payload } of ticks) {
     const same = second.events('tick').find((e) => e.payload.tick === payload.tick);
     assert.deepEqual(same?.payload, payload, `tick ${payload.tick} reaches the second witness unchanged`);
