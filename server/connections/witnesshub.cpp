@@ -814,10 +814,13 @@ void WitnessHub::updateAccepting()
         return;
 
     // Accepting pauses only when connections of every kind near the
-    // open-file limit, and resumes a little below, so it does not flap at
-    // the boundary. The WebSocket limit is enforced at each upgrade.
+    // open-file limit. It resumes half-way down to the WebSocket limit, so
+    // it does not flap at the boundary and a node that is full of witnesses
+    // still resumes as soon as the connections it turned away have closed.
+    // The WebSocket limit itself is enforced at each upgrade.
     const qint64 held = m_status->heldConnections.load(std::memory_order_relaxed);
-    const qint64 resumeBelow = m_settings.maxHeldConnections - qMax<qint64>(1, m_settings.maxHeldConnections / 20);
+    const qint64 resumeBelow = m_settings.maxHeldConnections
+            - qMax<qint64>(1, (m_settings.maxHeldConnections - m_settings.maxConnections) / 2);
     if (!m_acceptingPaused && held >= m_settings.maxHeldConnections) {
         m_acceptingPaused = true;
         m_tcpServer->pauseAccepting();

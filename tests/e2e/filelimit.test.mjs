@@ -159,3 +159,49 @@ test('connections past the ceiling pause accepting', async (t) => {
   await waitFor(async () => metricValue((await freshGet(server, '/metrics')).body, 'collective_held_connections') <= 2,
     { what: 'held connections back to the harness and this request' });
 });
+
+test('full node resumes accepting after a burst', async (t) => {
+  // With 2000 descriptors the reserve is 100: 1900 WebSockets, a pause at
+  // 1950 connections held, and accepting resumes below 1925, while the
+  // node is still full of witnesses.
+  const server = new ServerProcess({
+    openFileLimit: 2000,
+    env: { COLLECTIVE_THREADS: '1', COLLECTIVE_HANDSHAKE_TIMEOUT_MS: '60000' },
+  });
+  await server.start();
+  const sockets = [];
+  const idle = [];
+  t.after(async () => {
+    for (const ws of sockets) ws.terminate();
+    for (const socket of idle) socket.destroy();
+    await server.dispose();
+  });
+
+  for (let batch = 0; batch < 19; batch++) {
+    const opened = [];
+    for (let i = 0; i < 100; i++) {
+      const ws = openWitness(server);
+      sockets.push(ws);
+      opened.push(ws.opened);
+    }
+    assert.ok((await Promise.all(opened)).every((result) => result === true), `batch ${batch + 1} of 19 connects`);
+  }
+  await waitFor(async () => (await server.state()).body.concurrent_connections === 1900,
+    { what: '1900 witnesses' });
+
+  // A burst of silent connections takes the node to its ceiling.
+  for (let i = 0; i < 60; i++) {
+    const socket = connect({ host: '127.0.0.1', port: server.port });
+    socket.on('error', () => {});
+    idle.push(socket);
+  }
+  await waitFor(() => /paused accepting/.test(server.output), { what: 'the pause in the server log' });
+
+  // Once the burst has gone, the full node takes new connections again.
+  for (const socket of idle.splice(0)) socket.destroy();
+  const live = await Promise.race([freshGet(server, '/health/live'), sleep(5000).then(() => 'no answer within 5 s')]);
+  assert.equal(live.status, 200);
+  const metrics = (await freshGet(server, '/metrics')).body;
+  assert.equal(metricValue(metrics, 'collective_connections'), 1900);
+  assert.equal(metricValue(metrics, 'collective_accept_pauses_total'), 1);
+});
