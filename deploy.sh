@@ -308,7 +308,8 @@ cmd_dev_start() {
 
     local pid
     if pid="$(server_pid)"; then
-        say "the development server is already running (pid $pid) on http://localhost:$(server_port)"
+        say "the development server is already running (pid $pid) on http://localhost:$(server_port);" \
+            "new settings take effect after ./deploy.sh dev:stop and dev:start"
         return 0
     fi
     if ! [[ "$DEV_PORT" =~ ^[0-9]+$ ]] || [ "$DEV_PORT" -lt 1 ] || [ "$DEV_PORT" -gt 65535 ]; then

@@ -835,23 +835,25 @@ void WitnessHub::updateAccepting()
         qCInfo(lcSocket, "Socket thread %d accepts connections again: %lld connections held.", m_index, held);
     }
 
-    if (m_atCapacity && m_status->openSockets.load(std::memory_order_relaxed) < m_settings.maxConnections)
+    if (m_status->atCapacity.load(std::memory_order_relaxed)
+        && m_status->openSockets.load(std::memory_order_relaxed) < m_settings.maxConnections)
         noteCapacity(false);
 }
 
 void WitnessHub::noteCapacity(bool full)
 {
-    // Logged once each way per thread, not once per rejected upgrade.
-    if (full == m_atCapacity)
+    // Whichever thread flips the node's flag logs it, so an episode reads
+    // as one warning and one recovery however many threads saw it.
+    bool wasFull = !full;
+    if (!m_status->atCapacity.compare_exchange_strong(wasFull, full, std::memory_order_relaxed))
         return;
-    m_atCapacity = full;
     if (full)
-        qCWarning(lcSocket, "Socket thread %d is at the connection limit of %lld WebSockets; new upgrades get 503 "
+        qCWarning(lcSocket, "This process is at its connection limit of %lld WebSockets; new upgrades get 503 "
                             "until witnesses leave. Raise COLLECTIVE_MAX_CONNECTIONS and the open-file limit to "
                             "admit more.",
-                  m_index, m_settings.maxConnections);
+                  m_settings.maxConnections);
     else
-        qCInfo(lcSocket, "Socket thread %d admits WebSockets again.", m_index);
+        qCInfo(lcSocket, "This process admits WebSockets again.");
 }
 
 void WitnessHub::closeAll(CloseCode code, const QString &reason, int windowMs)

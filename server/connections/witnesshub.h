@@ -177,7 +177,6 @@ private:
     std::vector<HttpConnection> m_httpConnections;
 
     bool m_acceptingPaused = false;
-    bool m_atCapacity = false; // set by an upgrade that got 503, cleared once one would fit again
     bool m_closing = false;
     quint16 m_shutdownCode = 1001;
     QByteArray m_shutdownReason;

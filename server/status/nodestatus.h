@@ -108,6 +108,9 @@ public:
     // Accepted connections whose descriptor is still open: handshakes in
     // progress, WebSockets and plain HTTP requests.
     std::atomic<qint64> heldConnections{0};
+    // Set by the upgrade that found the node full, cleared once one fits
+    // again, so the log says so once per episode, not once per thread.
+    std::atomic<bool> atCapacity{false};
     NodeMetrics metrics;
 
 private:

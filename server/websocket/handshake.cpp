@@ -35,6 +35,8 @@ const char *reasonPhrase(int status)
         return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
+    case 503:
+        return "Service Unavailable";
     default:
         return "Error";
     }

@@ -31,7 +31,11 @@ function openWitness(server) {
       resolve(true);
     });
     ws.on('unexpected-response', (request, response) => {
-      resolve({ status: response.statusCode, retryAfter: response.headers['retry-after'] });
+      resolve({
+        status: response.statusCode,
+        statusMessage: response.statusMessage,
+        retryAfter: response.headers['retry-after'],
+      });
       request.destroy();
     });
     ws.on('error', () => resolve(false));
@@ -64,7 +68,8 @@ function cpuSeconds(pid) {
 }
 
 test('full node rejects upgrades with 503', async (t) => {
-  const server = new ServerProcess({ openFileLimit: FILE_LIMIT, env: { COLLECTIVE_THREADS: '1' } });
+  // Two socket threads: the limit is the process's, and so is its log line.
+  const server = new ServerProcess({ openFileLimit: FILE_LIMIT, env: { COLLECTIVE_THREADS: '2' } });
   await server.start();
   const sockets = [];
   t.after(async () => {
@@ -80,11 +85,15 @@ test('full node rejects upgrades with 503', async (t) => {
   await waitFor(async () => (await server.state()).body.concurrent_connections === ADMITTED,
     { what: `${ADMITTED} witnesses` });
 
-  // One more is turned away at once, with a hint when to come back.
-  const extra = openWitness(server);
-  sockets.push(extra);
-  const rejection = await Promise.race([extra.opened, sleep(5000).then(() => 'no answer within 5 s')]);
-  assert.deepEqual(rejection, { status: 503, retryAfter: '5' });
+  // More are turned away at once, with a hint when to come back, and the
+  // log says so once.
+  for (let i = 0; i < 4; i++) {
+    const extra = openWitness(server);
+    sockets.push(extra);
+    const rejection = await Promise.race([extra.opened, sleep(5000).then(() => 'no answer within 5 s')]);
+    assert.deepEqual(rejection, { status: 503, statusMessage: 'Service Unavailable', retryAfter: '5' });
+  }
+  assert.equal(server.output.match(/at its connection limit/g)?.length, 1);
 
   // The full node still serves its health checks and metrics.
   const live = await freshGet(server, '/health/live');
@@ -92,7 +101,7 @@ test('full node rejects upgrades with 503', async (t) => {
   const ready = await freshGet(server, '/health/ready');
   assert.equal(ready.status, 200);
   const metrics = (await freshGet(server, '/metrics')).body;
-  assert.equal(metricValue(metrics, 'collective_refused_connections_total{reason="at_capacity"}'), 1);
+  assert.equal(metricValue(metrics, 'collective_refused_connections_total{reason="at_capacity"}'), 4);
   assert.equal(metricValue(metrics, 'collective_connections'), ADMITTED);
   assert.equal(metricValue(metrics, 'collective_accept_pauses_total'), 0);
 

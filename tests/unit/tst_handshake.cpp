@@ -44,6 +44,8 @@ private Q_SLOTS:
     void switchingProtocolsAnswer();
     void plainAnswer();
     void upgradeRequiredAnswer();
+    void statusLines_data();
+    void statusLines();
 };
 
 void TestHandshake::acceptKeyOfTheRfcExample()
@@ -153,6 +155,28 @@ void TestHandshake::upgradeRequiredAnswer()
     QVERIFY(answer.contains("\r\nUpgrade: websocket\r\n"));
     QVERIFY(answer.contains("\r\nConnection: Upgrade, close\r\n"));
     QVERIFY(answer.contains("\r\nSec-WebSocket-Version: 13\r\n"));
+}
+
+// Every status the server answers a connection with, before it is a
+// WebSocket, carries its own reason phrase.
+void TestHandshake::statusLines_data()
+{
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QByteArray>("statusLine");
+    QTest::newRow("400") << 400 << QByteArray("HTTP/1.1 400 Bad Request\r\n");
+    QTest::newRow("403") << 403 << QByteArray("HTTP/1.1 403 Forbidden\r\n");
+    QTest::newRow("404") << 404 << QByteArray("HTTP/1.1 404 Not Found\r\n");
+    QTest::newRow("426") << 426 << QByteArray("HTTP/1.1 426 Upgrade Required\r\n");
+    QTest::newRow("429") << 429 << QByteArray("HTTP/1.1 429 Too Many Requests\r\n");
+    QTest::newRow("431") << 431 << QByteArray("HTTP/1.1 431 Request Header Fields Too Large\r\n");
+    QTest::newRow("503") << 503 << QByteArray("HTTP/1.1 503 Service Unavailable\r\n");
+}
+
+void TestHandshake::statusLines()
+{
+    QFETCH(int, status);
+    QFETCH(QByteArray, statusLine);
+    QVERIFY2(plainResponse(status, "body\n").startsWith(statusLine), statusLine.constData());
 }
 
 QTEST_APPLESS_MAIN(TestHandshake)
