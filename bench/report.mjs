@@ -146,7 +146,7 @@ if (target || hold || stormOf('collective')) {
         `max ${hold.ticks.spread_ms.max} ms)`,
     );
   } else {
-    // ws-peer's hold is no part of the target, only its scale.
+    // ws-peer's figures are shown for scale; the verdict is collective-server's alone.
     const peerFigures = peerHold
       ? `; ws-peer ${peerHold.ticks.spread_ms.p50} / ${peerHold.ticks.spread_ms.max} ms ` +
         `(${ratio(hold.ticks.spread_ms.p50, peerHold.ticks.spread_ms.p50)} / ${ratio(hold.ticks.spread_ms.max, peerHold.ticks.spread_ms.max)})`

@@ -12,11 +12,12 @@ namespace collective {
 
 namespace {
 
-// The client has not sent its request yet, so an answer written now comes
-// before anything it reads; a WebSocket client reports the status.
-void answerAndClose(qintptr descriptor, const QByteArray &answer)
+// The client has not sent its request yet, so a response written now comes
+// before anything it reads, and a WebSocket client reports its status.
+void respondAndClose(qintptr descriptor, const QByteArray &response)
 {
-    [[maybe_unused]] const auto sent = ::send(int(descriptor), answer.constData(), size_t(answer.size()), MSG_NOSIGNAL);
+    [[maybe_unused]] const auto sent =
+            ::send(int(descriptor), response.constData(), size_t(response.size()), MSG_NOSIGNAL);
     ::shutdown(int(descriptor), SHUT_WR);
     ::close(int(descriptor));
 }
@@ -26,7 +27,7 @@ void refuse(qintptr descriptor, Admission::Verdict verdict)
     const QByteArray body = verdict == Admission::Verdict::TooManyOpen
             ? QByteArrayLiteral("Too many connections from your address.\n")
             : QByteArrayLiteral("Too many new connections from your address; retry in a minute.\n");
-    answerAndClose(descriptor, websocket::plainResponse(429, body, "Retry-After: 60\r\n"));
+    respondAndClose(descriptor, websocket::plainResponse(429, body, "Retry-After: 60\r\n"));
 }
 
 // A QTcpSocket that writes straight to the kernel while nothing waits in
@@ -73,6 +74,12 @@ QHostAddress peerAddressOf(qintptr descriptor)
 
 } // namespace
 
+void releaseAdmitted(Admission *admission, NodeStatus *status, quint64 admissionKey)
+{
+    admission->release(admissionKey);
+    status->heldConnections.fetch_sub(1, std::memory_order_relaxed);
+}
+
 AdmittingTcpServer::AdmittingTcpServer(Admission *admission, NodeStatus *status, qint64 maxHeld,
                                        std::function<void(int, quint64)> accepted, QObject *parent)
     : QTcpServer(parent), m_admission(admission), m_status(status), m_maxHeld(maxHeld), m_accepted(std::move(accepted))
@@ -83,9 +90,9 @@ void AdmittingTcpServer::incomingConnection(qintptr descriptor)
 {
     if (m_status->heldConnections.load(std::memory_order_relaxed) >= m_maxHeld) {
         m_status->metrics.refusedHeldLimit.fetch_add(1, std::memory_order_relaxed);
-        answerAndClose(descriptor, websocket::plainResponse(503, "This server holds all the connections it can; "
-                                                                 "retry in a few seconds.\n",
-                                                            "Retry-After: 5\r\n"));
+        respondAndClose(descriptor, websocket::plainResponse(503, "This server has all the connections it can take; "
+                                                                  "retry in a few seconds.\n",
+                                                             "Retry-After: 5\r\n"));
         return;
     }
 
@@ -107,8 +114,7 @@ QTcpSocket *AdmittingTcpServer::handOver(int descriptor, quint64 admissionKey)
 {
     auto *socket = new DirectWriteSocket(this);
     if (!socket->setSocketDescriptor(descriptor)) {
-        m_admission->release(admissionKey);
-        m_status->heldConnections.fetch_sub(1, std::memory_order_relaxed);
+        releaseAdmitted(m_admission, m_status, admissionKey);
         ::close(descriptor);
         delete socket;
         return nullptr;
@@ -121,8 +127,7 @@ QTcpSocket *AdmittingTcpServer::handOver(int descriptor, quint64 admissionKey)
     const Release release = [admission, status, admissionKey, released] {
         if (!*released) {
             *released = true;
-            admission->release(admissionKey);
-            status->heldConnections.fetch_sub(1, std::memory_order_relaxed);
+            releaseAdmitted(admission, status, admissionKey);
         }
     };
     connect(socket, &QTcpSocket::disconnected, socket, release);

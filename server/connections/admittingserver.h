@@ -25,6 +25,11 @@
 
 namespace collective {
 
+// Gives back an admitted connection's place in its address's count and in
+// the node's held connections. Called once per connection, when its
+// descriptor is closed.
+void releaseAdmitted(Admission *admission, NodeStatus *status, quint64 admissionKey);
+
 class AdmittingTcpServer final : public QTcpServer
 {
     Q_OBJECT

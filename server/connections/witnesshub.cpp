@@ -136,8 +136,7 @@ WitnessHub::~WitnessHub()
     for (Connection *connection : m_connections) {
         if (connection->phase != Phase::Gone) {
             ::close(connection->descriptor);
-            m_admission->release(connection->admissionKey);
-            m_status->heldConnections.fetch_sub(1, std::memory_order_relaxed);
+            releaseAdmitted(m_admission, m_status, connection->admissionKey);
             if (connection->countedOpen)
                 m_status->openSockets.fetch_sub(1, std::memory_order_relaxed);
         }
@@ -221,8 +220,7 @@ void WitnessHub::accept(int descriptor, quint64 admissionKey)
         qCWarning(lcSocket, "Socket thread %d cannot watch a new connection (%s); closing it.", m_index,
                   strerror(errno));
         ::close(descriptor);
-        m_admission->release(admissionKey);
-        m_status->heldConnections.fetch_sub(1, std::memory_order_relaxed);
+        releaseAdmitted(m_admission, m_status, admissionKey);
         delete connection;
         return;
     }
@@ -292,10 +290,9 @@ void WitnessHub::upgrade(Connection *connection, const websocket::RequestHead &h
         return;
     }
 
-    // The WebSocket limit is taken here, where a connection becomes a
-    // WebSocket, so handshakes in flight cannot carry the node past it. A
-    // full node goes on accepting, so its health checks and metrics still
-    // respond, and the witness's client retries the upgrade later or elsewhere.
+    // The WebSocket limit is checked where a connection becomes a WebSocket,
+    // so handshakes in flight cannot carry the node past it. A full node goes
+    // on accepting, so its health checks and metrics still respond.
     if (m_status->openSockets.fetch_add(1, std::memory_order_relaxed) >= m_settings.maxConnections) {
         m_status->openSockets.fetch_sub(1, std::memory_order_relaxed);
         bump(m_status->metrics.refusedAtCapacity);
@@ -716,8 +713,7 @@ void WitnessHub::drop(Connection *connection)
         bump(m_status->metrics.leaves);
         m_witnessCountChanged();
     }
-    m_admission->release(connection->admissionKey);
-    m_status->heldConnections.fetch_sub(1, std::memory_order_relaxed);
+    releaseAdmitted(m_admission, m_status, connection->admissionKey);
     if (connection->countedOpen)
         m_status->openSockets.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -813,26 +809,25 @@ void WitnessHub::updateAccepting()
     if (m_closing || !m_tcpServer)
         return;
 
-    // Accepting pauses only when connections of every kind near the
-    // open-file limit. It resumes half-way down to the WebSocket limit, so
-    // it does not flap at the boundary and a node that is full of witnesses
-    // still resumes as soon as the connections it turned away have closed.
-    // The WebSocket limit itself is enforced at each upgrade.
-    const qint64 held = m_status->heldConnections.load(std::memory_order_relaxed);
+    // Accepting pauses near the open-file limit and resumes half-way down to
+    // the WebSocket limit, so a node full of witnesses resumes once the
+    // connections it turned away have closed.
+    const qint64 heldConnections = m_status->heldConnections.load(std::memory_order_relaxed);
     const qint64 resumeBelow = m_settings.maxHeldConnections
             - qMax<qint64>(1, (m_settings.maxHeldConnections - m_settings.maxConnections) / 2);
-    if (!m_acceptingPaused && held >= m_settings.maxHeldConnections) {
+    if (!m_acceptingPaused && heldConnections >= m_settings.maxHeldConnections) {
         m_acceptingPaused = true;
         m_tcpServer->pauseAccepting();
         bump(m_status->metrics.acceptPauses);
         qCWarning(lcSocket, "Socket thread %d paused accepting: %lld connections held, the ceiling is %lld. "
                             "Raise the open-file limit, or lower COLLECTIVE_HANDSHAKE_TIMEOUT_MS so that "
                             "connections which never upgrade close sooner.",
-                  m_index, held, m_settings.maxHeldConnections);
-    } else if (m_acceptingPaused && held < resumeBelow) {
+                  m_index, heldConnections, m_settings.maxHeldConnections);
+    } else if (m_acceptingPaused && heldConnections < resumeBelow) {
         m_acceptingPaused = false;
         m_tcpServer->resumeAccepting();
-        qCInfo(lcSocket, "Socket thread %d accepts connections again: %lld connections held.", m_index, held);
+        qCInfo(lcSocket, "Socket thread %d accepts connections again: %lld connections held.", m_index,
+               heldConnections);
     }
 
     if (m_status->atCapacity.load(std::memory_order_relaxed)

@@ -47,14 +47,14 @@ ConnectionLimits connectionLimits(int configured)
     const qint64 files = limit.rlim_cur == RLIM_INFINITY ? 1000000 : qint64(limit.rlim_cur);
     const qint64 reserve = qMax(descriptorReserve, files / 20);
     const qint64 fromFiles = qMax<qint64>(1, files - reserve);
-    const qint64 held = qMax<qint64>(1, files - reserve / 2);
+    const qint64 heldCeiling = qMax<qint64>(1, files - reserve / 2);
     if (configured <= 0)
-        return {fromFiles, held};
+        return {fromFiles, heldCeiling};
     if (configured > fromFiles)
         qCWarning(lcNode, "COLLECTIVE_MAX_CONNECTIONS is %d but the open-file limit leaves room for %lld; "
                           "upgrades past %lld will get 503. Raise the limit (ulimit -n, LimitNOFILE).",
                   configured, fromFiles, fromFiles);
-    return {qMin<qint64>(configured, fromFiles), held};
+    return {qMin<qint64>(configured, fromFiles), heldCeiling};
 }
 
 } // namespace

@@ -43,7 +43,7 @@ struct NodeMetrics
     std::atomic<qint64> handshakeTimeouts{0};   // not a WebSocket within the handshake timeout
     std::atomic<qint64> backlogClosures{0};     // 1008: unsent backlog over the limit
     std::atomic<qint64> refusedAtCapacity{0};   // 503: upgrade at the node's WebSocket limit
-    std::atomic<qint64> refusedHeldLimit{0};    // 503: accepted while the node held all it may
+    std::atomic<qint64> refusedHeldLimit{0};    // 503: accepted at the ceiling of held connections
     std::atomic<qint64> storeReports{0};
     std::atomic<qint64> storeErrors{0};
     std::atomic<qint64> storeLatencyMicrosTotal{0};
@@ -108,8 +108,8 @@ public:
     // Accepted connections whose descriptor is still open: handshakes in
     // progress, WebSockets and plain HTTP requests.
     std::atomic<qint64> heldConnections{0};
-    // Set by the upgrade that found the node full, cleared once one fits
-    // again, so the log says so once per episode, not once per thread.
+    // Set by the upgrade that found the node full and cleared once one fits
+    // again, so the limit is logged once per episode, not once per thread.
     std::atomic<bool> atCapacity{false};
     NodeMetrics metrics;
 

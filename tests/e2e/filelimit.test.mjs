@@ -1,8 +1,8 @@
 // End-to-end tests at the open-file limit. A node at its WebSocket limit
 // rejects further upgrades with 503 and still serves its health checks and
 // metrics. Accepting pauses only when connections of every kind near the
-// open-file limit, and what was accepted past that gets 503 at once, so
-// the server never runs out of descriptors; it stays idle while paused and
+// open-file limit, and a connection accepted past that gets 503 at once, so
+// the server never runs out of descriptors. It stays idle while paused and
 // resumes once connections close.
 
 import { test } from 'node:test';
@@ -86,7 +86,7 @@ test('full node rejects upgrades with 503', async (t) => {
     { what: `${ADMITTED} witnesses` });
 
   // More are turned away at once, with a hint when to come back, and the
-  // log says so once.
+  // limit is logged once.
   for (let i = 0; i < 4; i++) {
     const extra = openWitness(server);
     sockets.push(extra);

@@ -157,8 +157,8 @@ void TestHandshake::upgradeRequiredAnswer()
     QVERIFY(answer.contains("\r\nSec-WebSocket-Version: 13\r\n"));
 }
 
-// Every status the server answers a connection with, before it is a
-// WebSocket, carries its own reason phrase.
+// Every status the server sends before a connection is a WebSocket has its
+// own reason phrase.
 void TestHandshake::statusLines_data()
 {
     QTest::addColumn<int>("status");
